@@ -1,0 +1,5 @@
+import sys
+
+from orderflow.cli import main
+
+sys.exit(main())

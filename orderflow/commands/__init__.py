@@ -1,0 +1,1 @@
+"""Subcommands of the `orderflow` CLI, one module each."""

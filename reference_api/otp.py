@@ -1,0 +1,65 @@
+"""OTP issue and check rules (D7).
+
+The store never holds a code: each issue draws a random nonce, the 6-digit code is
+HMAC(secret, order|type|nonce) and only an HMAC of the code is stored. An authorised reader gets
+the code re-derived with the server secret; verification hashes the candidate and compares in
+constant time. A new nonce (resend) invalidates the old code; wrong attempts lock the OTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from reference_api.errors import OtpExpired, OtpInvalid, OtpLocked, ValidationFailed
+from reference_api.model import OtpRecord
+
+OTP_TYPES = ("pickup", "delivery")
+
+
+class OtpCodec:
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("OTP secret must be at least 16 bytes")
+        self._secret = secret
+
+    def code(self, order_id: str, otp_type: str, nonce: str) -> str:
+        msg = f"{order_id}|{otp_type}|{nonce}".encode()
+        digest = hmac.new(self._secret, msg, hashlib.sha256).digest()
+        return f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
+
+    def hash(self, nonce: str, code: str) -> bytes:
+        return hmac.new(self._secret, f"h|{nonce}|{code}".encode(), hashlib.sha256).digest()
+
+    def matches(self, record: OtpRecord, candidate: str) -> bool:
+        return hmac.compare_digest(self.hash(record.nonce, candidate), record.code_hash)
+
+
+def validate_format(otp: object, *, field: str = "otp") -> str:
+    if not isinstance(otp, str) or len(otp) != 6 or not otp.isdigit():
+        raise ValidationFailed(f"{field}: expected a 6-digit string, got {otp!r}", field=field)
+    return otp
+
+
+def check(
+    codec: OtpCodec, record: OtpRecord, candidate: str, now: float, max_attempts: int
+) -> None:
+    """Raise unless ``candidate`` is the live code; count a wrong attempt on the record."""
+    label = f"{record.type} OTP"
+    if record.consumed:
+        raise OtpInvalid(f"{label} has already been used")
+    if record.attempts >= max_attempts:
+        raise OtpLocked(
+            f"{label} is locked after {max_attempts} wrong attempts; request a new one (resend)"
+        )
+    if now > record.expires_at:
+        raise OtpExpired(f"{label} expired; request a new one (resend)")
+    if codec.matches(record, candidate):
+        return
+    record.attempts += 1
+    left = max_attempts - record.attempts
+    if left <= 0:
+        raise OtpLocked(f"{label} is wrong; locked after {max_attempts} wrong attempts")
+    raise OtpInvalid(f"{label} is wrong; {left} attempt(s) left")

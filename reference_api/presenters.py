@@ -1,0 +1,99 @@
+"""The spec's response shapes, built from the aggregate. Strings for money (two decimals) and
+coordinates (six decimals), RFC 3339 times: formatting happens here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference_api.clock import iso
+from reference_api.model import Order, TrackingEntry
+from reference_api.money import money_str
+from reference_api.statuses import DISPLAY_NAMES, display_name
+
+
+def coord(value: float | None) -> str | None:
+    return None if value is None else f"{value:.6f}"
+
+
+def _opt_iso(ts: float | None) -> str | None:
+    return None if ts is None else iso(ts)
+
+
+def order_summary(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "order_number": order.order_number,
+        "order_status": order.status.value,
+        "order_status_name": DISPLAY_NAMES[order.status],
+        "vendor": order.vendor_id,
+        "vendor_name": order.vendor_name,
+        "delivery_status": order.delivery_status,
+        "delivery_person": order.rider_id,
+        "total_amount": money_str(order.total_amount),
+        "order_placed_at": iso(order.placed_at),
+    }
+
+
+def order_detail(order: Order) -> dict[str, Any]:
+    addr = order.address
+    refund = order.refund
+    return {
+        "id": order.id,
+        "order_number": order.order_number,
+        "user": order.customer_id,
+        "user_name": order.customer_name,
+        "vendor": order.vendor_id,
+        "vendor_name": order.vendor_name,
+        "order_status": order.status.value,
+        "order_status_name": DISPLAY_NAMES[order.status],
+        "order_status_code": order.status.value,
+        "delivery_status": order.delivery_status,
+        "delivery_person": order.rider_id,
+        "delivery_person_name": order.rider_name,
+        "delivery_address": {
+            "id": addr.id,
+            "title": addr.title,
+            "address_line_1": addr.address_line_1,
+            "latitude": coord(addr.latitude),
+            "longitude": coord(addr.longitude),
+        },
+        "subtotal": money_str(order.subtotal),
+        "delivery_fee": money_str(order.delivery_fee),
+        "tax_amount": money_str(order.tax_amount),
+        "total_amount": money_str(order.total_amount),
+        "payment_method": order.payment_method,
+        "payment_status": order.payment_status,
+        "refund_status": None if refund is None else refund.status,
+        "order_placed_at": iso(order.placed_at),
+        "estimated_delivery_time": iso(order.estimated_delivery_time),
+        "estimated_ready_time": _opt_iso(order.estimated_ready_time),
+        "actual_delivery_time": _opt_iso(order.delivered_at),
+        "cancellation_reason": order.cancel_reason,
+        "cancelled_by": order.cancelled_by,
+        "items": [
+            {
+                "menu_item": item.menu_item,
+                "name": item.name,
+                "quantity": item.quantity,
+                "unit_price": money_str(item.unit_price),
+                "total_price": money_str(item.unit_price * item.quantity),
+            }
+            for item in order.items
+        ],
+        "customer_latitude": coord(addr.latitude),
+        "customer_longitude": coord(addr.longitude),
+        "restaurant_latitude": coord(order.restaurant_lat),
+        "restaurant_longitude": coord(order.restaurant_lon),
+    }
+
+
+def tracking_entry(entry: TrackingEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "status": entry.status,
+        "status_name": display_name(entry.status),
+        "description": entry.description,
+        "created_at": iso(entry.created_at),
+        "updated_by": entry.updated_by,
+        "metadata": entry.metadata,
+    }

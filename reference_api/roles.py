@@ -1,0 +1,50 @@
+"""Who is acting: roles and the acting user, as passed into every service call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    RESTAURANT = "restaurant"
+    RIDER = "rider"
+    SYSTEM = "system"
+
+
+ROLE_ALIASES: dict[str, Role] = {
+    "restaurant_owner": Role.RESTAURANT,
+    "vendor": Role.RESTAURANT,
+    "delivery_partner": Role.RIDER,
+    "delivery_person": Role.RIDER,
+    "admin": Role.SYSTEM,
+}
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        role = ROLE_ALIASES.get(value)
+        if role is None:
+            known = ", ".join([*(r.value for r in Role), *ROLE_ALIASES])
+            raise ValueError(f"unknown role {value!r}; known roles: {known}") from None
+        return role
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The authenticated caller. ``vendor_id`` is set for restaurant owners only."""
+
+    role: Role
+    user_id: str
+    name: str = ""
+    vendor_id: str | None = None
+
+    @property
+    def display(self) -> str:
+        return self.name or f"{self.role.value}:{self.user_id[:8]}"
+
+
+SYSTEM_ACTOR = Actor(Role.SYSTEM, "00000000-0000-4000-8000-000000000000", "System")

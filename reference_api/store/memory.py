@@ -1,0 +1,125 @@
+"""In-memory store: dictionaries and per-owner indexes; the simulation's hot path."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from reference_api.model import Order, Rider, Timer, User, Vendor
+from reference_api.statuses import DISPATCHABLE, RESTAURANT_QUEUE
+from reference_api.store.base import OrderQuery
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._orders: dict[str, Order] = {}
+        self._numbers: set[str] = set()
+        self._by_customer: dict[str, list[str]] = {}
+        self._by_vendor: dict[str, list[str]] = {}
+        self._by_rider: dict[str, dict[str, None]] = {}
+        self._queue: dict[str, dict[str, None]] = {}
+        self._vendors: dict[str, Vendor] = {}
+        self._users: dict[str, User] = {}
+        self._riders: dict[str, Rider] = {}
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._timer_seq = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+    # orders -----------------------------------------------------------------------------
+    def get_order(self, order_id: str) -> Order | None:
+        return self._orders.get(order_id)
+
+    def add_order(self, order: Order) -> None:
+        self._orders[order.id] = order
+        self._numbers.add(order.order_number)
+        self._by_customer.setdefault(order.customer_id, []).append(order.id)
+        self._by_vendor.setdefault(order.vendor_id, []).append(order.id)
+        self.save_order(order)
+
+    def save_order(self, order: Order) -> None:
+        queue = self._queue.get(order.vendor_id)
+        if queue is None:
+            queue = self._queue[order.vendor_id] = {}
+        if order.status in RESTAURANT_QUEUE:
+            queue[order.id] = None
+        else:
+            queue.pop(order.id, None)
+        if order.rider_id is not None:
+            self._by_rider.setdefault(order.rider_id, {})[order.id] = None
+
+    def order_number_exists(self, number: str) -> bool:
+        return number in self._numbers
+
+    def query_orders(self, query: OrderQuery) -> tuple[int, list[Order]]:
+        if query.customer_id is not None:
+            ids: list[str] = self._by_customer.get(query.customer_id, [])
+        elif query.vendor_id is not None:
+            ids = self._by_vendor.get(query.vendor_id, [])
+        elif query.rider_id is not None:
+            ids = list(self._by_rider.get(query.rider_id, {}))
+        else:
+            ids = list(self._orders)
+        matched = []
+        for oid in reversed(ids):
+            order = self._orders[oid]
+            if query.rider_id is not None and order.rider_id != query.rider_id:
+                continue
+            if query.status is not None and order.status is not query.status:
+                continue
+            if order.status in query.exclude:
+                continue
+            matched.append(order)
+        return len(matched), matched[query.offset : query.offset + query.limit]
+
+    def vendor_queue(self, vendor_id: str) -> list[Order]:
+        return [self._orders[oid] for oid in self._queue.get(vendor_id, {})]
+
+    def orders_waiting_for_rider(self) -> list[Order]:
+        return sorted(
+            (o for o in self._orders.values() if o.rider_id is None and o.status in DISPATCHABLE),
+            key=lambda o: (o.confirmed_at or o.placed_at, o.id),
+        )
+
+    # people and places ----------------------------------------------------------------------
+    def add_vendor(self, vendor: Vendor) -> None:
+        self._vendors[vendor.id] = vendor
+
+    def get_vendor(self, vendor_id: str) -> Vendor | None:
+        return self._vendors.get(vendor_id)
+
+    def vendors(self) -> list[Vendor]:
+        return list(self._vendors.values())
+
+    def add_user(self, user: User) -> None:
+        self._users[user.id] = user
+
+    def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    def get_rider(self, rider_id: str) -> Rider | None:
+        return self._riders.get(rider_id)
+
+    def save_rider(self, rider: Rider) -> None:
+        self._riders[rider.id] = rider
+
+    def riders(self) -> list[Rider]:
+        return list(self._riders.values())
+
+    # timers -----------------------------------------------------------------------------
+    def add_timer(self, timer: Timer) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (timer.due, self._timer_seq, timer))
+
+    def pop_due_timers(self, now: float) -> list[Timer]:
+        due = []
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            due.append(heapq.heappop(timers)[2])
+        return due
+
+    def next_timer_due(self) -> float | None:
+        return self._timers[0][0] if self._timers else None
