@@ -11,7 +11,11 @@ from collections.abc import Sequence
 from orderflow import __version__
 
 #: Subcommand modules, in the order `--help` lists them. Each defines ``register(subparsers)``.
-COMMANDS: tuple[str, ...] = ("orderflow.commands.demo",)
+COMMANDS: tuple[str, ...] = (
+    "orderflow.commands.demo",
+    "orderflow.commands.serve",
+    "orderflow.commands.token",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

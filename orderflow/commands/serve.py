@@ -1,0 +1,88 @@
+"""`orderflow serve`: the reference API over HTTP and WebSocket on SQLite (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from reference_api.http.server import DEFAULT_CUSTOMERS, DEFAULT_RIDERS, DEFAULT_VENDORS
+
+
+def add_fixture_arguments(p: argparse.ArgumentParser) -> None:
+    """Fixture counts; `serve` and `token` share them so both name the same users."""
+    p.add_argument("--vendors", type=int, default=DEFAULT_VENDORS, metavar="N")
+    p.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS, metavar="N")
+    p.add_argument("--riders", type=int, default=DEFAULT_RIDERS, metavar="N")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the reference API server (HTTP + WebSocket, SQLite)",
+        description="Start the reference server; seed the fixture users into the database "
+        "(existing rows are kept, so a restart resumes where it stopped).",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed)")
+    p.add_argument("--db", default="orderflow.db", help="SQLite file (default: %(default)s)")
+    p.add_argument("--fresh", action="store_true", help="delete the database first")
+    add_fixture_arguments(p)
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a rule limit, e.g. confirm_timeout_s=60 (repeatable)",
+    )
+    p.add_argument(
+        "--synchronous",
+        default="NORMAL",
+        choices=("NORMAL", "FULL"),
+        help="SQLite durability: NORMAL survives a killed process, FULL also a power cut",
+    )
+    p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning"))
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reference_api.http.auth import resolve_secret
+    from reference_api.http.server import ServerSettings, parse_policy, serve
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    for name in ("vendors", "customers", "riders"):
+        if getattr(args, name) < 1:
+            print(f"orderflow serve: --{name} must be at least 1", file=sys.stderr)
+            return 2
+    try:
+        secret = resolve_secret()
+        policy = parse_policy(args.policy)
+    except ValueError as exc:
+        print(f"orderflow serve: {exc}", file=sys.stderr)
+        return 2
+    settings = ServerSettings(
+        db=args.db,
+        vendors=args.vendors,
+        customers=args.customers,
+        riders=args.riders,
+        policy=policy,
+        synchronous=args.synchronous,
+        fresh=args.fresh,
+    )
+
+    def announce(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        serve(
+            settings,
+            secret,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            announce=announce,
+        )
+    except OSError as exc:
+        print(f"orderflow serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0

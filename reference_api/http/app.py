@@ -1,0 +1,88 @@
+"""The FastAPI application: routes, error handlers, the WebSocket hub and the timer task around
+one ``OrderService``. Built by ``create_app`` at call time; ``reference_api.http.server``
+decides the store, clock and fixtures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from reference_api.clock import Clock
+from reference_api.events import EVENT_TYPES, LOCATION_UPDATED
+from reference_api.http import errors
+from reference_api.http.hub import EventHub
+from reference_api.http.routes import router as http_router
+from reference_api.http.runner import ServiceRunner
+from reference_api.http.timers import TimerLoop
+from reference_api.http.websocket import router as ws_router
+from reference_api.service import OrderService
+
+DESCRIPTION = f"""
+The order process flow after checkout (`order-process-flow.md`), as a live reference server.
+
+* Auth: `Authorization: Bearer <JWT>` (HS256; claims `sub`, `role`, `name`, `vendor_id`, `exp`);
+  get one with `orderflow token --role customer|restaurant|rider|system`.
+* Errors: `{{"detail": ..., "code": ..., "field": ...}}`; `field` is a path into the request.
+* Operations tagged `extension` (and marked `x-extension: true`) are not in the spec; the flows
+  need them (checkout, payment callback, rejection, rider availability and location).
+* WebSocket `/ws/orders/{{order_id}}/?token=<JWT>` pushes the spec's events
+  ({", ".join(f"`{e}`" for e in (*EVENT_TYPES, LOCATION_UPDATED))}); close codes 4401
+  (token), 4403 (role), 4404 (no such order for this caller), 1013 (too slow), 1001 (shutdown).
+"""
+
+
+def create_app(
+    service: OrderService,
+    *,
+    secret: bytes,
+    clock: Clock | None = None,
+    on_rollback: Callable[[], None] | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+    run_timers: bool = True,
+) -> FastAPI:
+    """``clock`` drives the timer task (the service's own clock by default)."""
+    runner = ServiceRunner(service, on_rollback=on_rollback)
+    hub = EventHub()
+    runner.add_listener(hub.publish_threadsafe)
+    timers = TimerLoop(runner, clock or service.clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        hub.bind(asyncio.get_running_loop())
+        task = asyncio.create_task(timers.run()) if run_timers else None
+        try:
+            yield {}
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            hub.close_all()
+            await asyncio.get_running_loop().run_in_executor(None, runner.close)
+            if on_shutdown is not None:
+                on_shutdown()
+
+    app = FastAPI(
+        title="orderflow reference API",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "orders", "description": "the spec's order endpoints"},
+            {"name": "restaurant", "description": "restaurant owner actions"},
+            {"name": "rider", "description": "delivery partner updates"},
+            {"name": "extension", "description": "not in the spec; needed by the flows"},
+        ],
+    )
+    app.state.secret = secret
+    app.state.runner = runner
+    app.state.hub = hub
+    app.state.timers = timers
+    errors.install(app)
+    app.include_router(http_router)
+    app.include_router(ws_router)
+    return app

@@ -1,0 +1,160 @@
+"""The composition root of the live server: SQLite store, wall clock, OS randomness, fixtures,
+the app, and uvicorn on a socket bound before start-up (so ``--port 0`` works and the printed
+address is the real one).
+
+Randomness comes from the operating system: ids and OTP nonces drawn from a fixed seed would
+repeat after a restart on the same database. Fixture identities stay deterministic (they are
+derived from their index, not drawn).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import random
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from reference_api.dispatch import NearestRiderDispatch
+from reference_api.fixtures import Fixtures, build_fixtures, seed
+from reference_api.http.app import create_app
+from reference_api.http.auth import otp_secret
+from reference_api.policy import Policy
+from reference_api.service import OrderService
+from reference_api.store.sqlite import SqliteStore
+
+log = logging.getLogger("orderflow.server")
+
+_FIXTURE_DEFAULTS = inspect.signature(build_fixtures).parameters
+#: Fixture counts shared by `orderflow serve` and `orderflow token` (same ids on both sides).
+DEFAULT_VENDORS: int = _FIXTURE_DEFAULTS["vendors"].default
+DEFAULT_CUSTOMERS: int = _FIXTURE_DEFAULTS["customers"].default
+DEFAULT_RIDERS: int = _FIXTURE_DEFAULTS["riders"].default
+
+
+class WallClock:
+    """The server's clock: real UTC epoch seconds. Only the server layer owns one."""
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        return time.time()
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    db: str = "orderflow.db"
+    vendors: int = DEFAULT_VENDORS
+    customers: int = DEFAULT_CUSTOMERS
+    riders: int = DEFAULT_RIDERS
+    policy: Policy = field(default_factory=Policy)
+    synchronous: str = "NORMAL"
+    fresh: bool = False
+
+
+def parse_policy(pairs: Sequence[str]) -> Policy:
+    """``["confirm_timeout_s=5", ...]`` -> a ``Policy``; errors name the bad pair."""
+    types = {f.name: type(getattr(Policy(), f.name)) for f in fields(Policy)}
+    changes: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ValueError(f"--policy {pair!r}: expected NAME=VALUE")
+        if name not in types:
+            raise ValueError(f"--policy {pair!r}: unknown field; known: {', '.join(sorted(types))}")
+        kind = types[name]
+        try:
+            changes[name] = Decimal(raw) if kind is Decimal else kind(raw)
+        except (ValueError, ArithmeticError):
+            raise ValueError(f"--policy {pair!r}: expected a {kind.__name__}") from None
+    return Policy().with_overrides(**changes)
+
+
+def build_fixtures_for(settings: ServerSettings) -> Fixtures:
+    return build_fixtures(settings.vendors, settings.customers, settings.riders)
+
+
+def build_service(settings: ServerSettings, secret: bytes) -> tuple[OrderService, SqliteStore]:
+    """Open (or create) the database, rebuild dispatch from it and seed missing fixtures."""
+    path = settings.db
+    if settings.fresh and path != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+    store = SqliteStore(path, synchronous=settings.synchronous)
+    service = OrderService(
+        store,
+        WallClock(),
+        random.SystemRandom(),
+        policy=settings.policy,
+        otp_secret=otp_secret(secret),
+        dispatch=NearestRiderDispatch(),
+    )
+    seed(service, build_fixtures_for(settings))
+    return service, store
+
+
+def build_app(settings: ServerSettings, secret: bytes) -> FastAPI:
+    service, store = build_service(settings, secret)
+
+    def rebuild_dispatch() -> None:
+        """After a rollback the in-memory dispatch index may disagree with the database."""
+        service.dispatch = NearestRiderDispatch()
+        service._rebuild_dispatch()
+
+    return create_app(
+        service,
+        secret=secret,
+        clock=service.clock,
+        on_rollback=rebuild_dispatch,
+        on_shutdown=store.close,
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    settings: ServerSettings,
+    secret: bytes,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "warning",
+    announce: Callable[[str], None] = print,
+) -> None:
+    import uvicorn
+
+    app = build_app(settings, secret)
+    sock = bind(host, port)
+    actual = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    announce(
+        f"orderflow reference server listening on http://{shown}:{actual} "
+        f"(db {settings.db}; {settings.vendors} vendors, {settings.customers} customers, "
+        f"{settings.riders} riders; OpenAPI at /openapi.json, docs at /docs)"
+    )
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

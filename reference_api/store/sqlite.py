@@ -1,0 +1,452 @@
+"""SQLite store: the server's default. One connection, WAL journal, explicit transactions.
+
+Why these settings:
+
+* ``journal_mode=WAL`` lets readers (a second process inspecting the file, a backup) proceed
+  while the server writes, and makes a commit one append to the log.
+* ``synchronous=NORMAL`` (the default here): in WAL mode a commit is written to the log before
+  ``COMMIT`` returns, so a process killed at any moment (``kill -9``) loses nothing it acknowledged;
+  only an operating-system crash or power cut may lose the last commits (the file stays
+  consistent). That is the failure the reference server is asked to survive, at a fraction of
+  ``FULL``'s cost (an fsync per commit). Pass ``synchronous="FULL"`` for power-loss durability.
+* ``busy_timeout``: another process holding the write lock makes us wait, not fail.
+
+``transaction()`` is re-entrant (the service nests calls, e.g. ``update_status`` calls
+``confirm``): the outermost level issues ``BEGIN IMMEDIATE`` (the write lock up front, so two
+writers cannot both read a state and then both write it) and commits. A domain error
+(``OrderflowError``) also commits, because the service only writes before raising what it means
+to keep (a counted wrong OTP attempt); any other exception rolls back.
+
+The order aggregate is stored whole as JSON beside indexed columns for the lookups the service
+makes (owner, rider, status, placement). Within one transaction an identity map hands out the
+same ``Order`` object for the same id, as the in-memory store does, so nested service calls see
+each other's changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from reference_api.errors import OrderflowError
+from reference_api.model import (
+    Address,
+    Order,
+    OrderItem,
+    OtpRecord,
+    Refund,
+    Rider,
+    Timer,
+    TrackingEntry,
+    User,
+    Vendor,
+)
+from reference_api.statuses import DISPATCHABLE, RESTAURANT_QUEUE, OrderStatus
+from reference_api.store.base import OrderQuery
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    order_number TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
+    vendor_id TEXT NOT NULL,
+    rider_id TEXT,
+    status TEXT NOT NULL,
+    placed_at REAL NOT NULL,
+    confirmed_at REAL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_customer ON orders (customer_id, seq);
+CREATE INDEX IF NOT EXISTS orders_by_vendor ON orders (vendor_id, status, seq);
+CREATE INDEX IF NOT EXISTS orders_by_rider ON orders (rider_id, seq);
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status, rider_id);
+CREATE TABLE IF NOT EXISTS vendors (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    owner_user_id TEXT NOT NULL,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS riders (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    available INTEGER NOT NULL,
+    latitude REAL,
+    longitude REAL,
+    current_order_id TEXT,
+    location_updated_at REAL
+);
+CREATE TABLE IF NOT EXISTS timers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    due REAL NOT NULL,
+    kind TEXT NOT NULL,
+    order_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due, seq);
+"""
+
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+class SqliteStore:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 5000,
+    ) -> None:
+        mode = synchronous.upper()
+        if mode not in SYNCHRONOUS_MODES:
+            raise ValueError(
+                f"synchronous: expected one of {', '.join(SYNCHRONOUS_MODES)}, got {synchronous!r}"
+            )
+        self.path = str(path)
+        # One connection, used by one thread at a time: the server runs every service call on
+        # a single worker thread, so the connection may be created on another thread first.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute(f"PRAGMA synchronous = {mode}")
+        self._db.execute("PRAGMA foreign_keys = OFF")
+        self._db.executescript(SCHEMA)
+        self._depth = 0
+        self._identity: dict[str, Order] = {}
+
+    def close(self) -> None:
+        self._db.close()
+
+    # transactions --------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except OrderflowError:
+            self._end("COMMIT")
+            raise
+        except BaseException:
+            self._end("ROLLBACK")
+            raise
+        self._end("COMMIT")
+
+    def _end(self, statement: str) -> None:
+        self._depth = 0
+        self._identity.clear()
+        self._db.execute(statement)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    # orders --------------------------------------------------------------------------------
+    def _load(self, row: tuple[str, str]) -> Order:
+        order_id, data = row
+        cached = self._identity.get(order_id)
+        if cached is not None:
+            return cached
+        order = order_from_json(data)
+        if self._depth:
+            self._identity[order_id] = order
+        return order
+
+    def get_order(self, order_id: str) -> Order | None:
+        cached = self._identity.get(order_id)
+        if cached is not None:
+            return cached
+        row = self._db.execute("SELECT id, data FROM orders WHERE id = ?", (order_id,)).fetchone()
+        return None if row is None else self._load(row)
+
+    def add_order(self, order: Order) -> None:
+        self._db.execute(
+            "INSERT INTO orders (id, order_number, customer_id, vendor_id, rider_id, status, "
+            "placed_at, confirmed_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                order.id,
+                order.order_number,
+                order.customer_id,
+                order.vendor_id,
+                order.rider_id,
+                order.status.value,
+                order.placed_at,
+                order.confirmed_at,
+                order_to_json(order),
+            ),
+        )
+        if self._depth:
+            self._identity[order.id] = order
+
+    def save_order(self, order: Order) -> None:
+        self._db.execute(
+            "UPDATE orders SET rider_id = ?, status = ?, confirmed_at = ?, data = ? WHERE id = ?",
+            (
+                order.rider_id,
+                order.status.value,
+                order.confirmed_at,
+                order_to_json(order),
+                order.id,
+            ),
+        )
+        if self._depth:
+            self._identity[order.id] = order
+
+    def order_number_exists(self, number: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM orders WHERE order_number = ?", (number,)).fetchone()
+        return row is not None
+
+    def query_orders(self, query: OrderQuery) -> tuple[int, list[Order]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("customer_id", query.customer_id),
+            ("vendor_id", query.vendor_id),
+            ("rider_id", query.rider_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.status is not None:
+            where.append("status = ?")
+            params.append(query.status.value)
+        if query.exclude:
+            where.append(f"status NOT IN ({', '.join('?' * len(query.exclude))})")
+            params.extend(sorted(s.value for s in query.exclude))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        (count,) = self._db.execute(f"SELECT COUNT(*) FROM orders{clause}", params).fetchone()  # noqa: S608
+        rows = self._db.execute(
+            f"SELECT id, data FROM orders{clause} ORDER BY seq DESC LIMIT ? OFFSET ?",  # noqa: S608
+            [*params, query.limit, query.offset],
+        ).fetchall()
+        return int(count), [self._load(r) for r in rows]
+
+    def vendor_queue(self, vendor_id: str) -> list[Order]:
+        marks = ", ".join("?" * len(RESTAURANT_QUEUE))
+        rows = self._db.execute(
+            f"SELECT id, data FROM orders WHERE vendor_id = ? AND status IN ({marks}) "  # noqa: S608
+            "ORDER BY seq",
+            [vendor_id, *sorted(s.value for s in RESTAURANT_QUEUE)],
+        ).fetchall()
+        return [self._load(r) for r in rows]
+
+    def orders_waiting_for_rider(self) -> list[Order]:
+        marks = ", ".join("?" * len(DISPATCHABLE))
+        rows = self._db.execute(
+            f"SELECT id, data FROM orders WHERE rider_id IS NULL AND status IN ({marks}) "  # noqa: S608
+            "ORDER BY COALESCE(confirmed_at, placed_at), id",
+            sorted(s.value for s in DISPATCHABLE),
+        ).fetchall()
+        return [self._load(r) for r in rows]
+
+    # people and places ---------------------------------------------------------------------
+    def add_vendor(self, vendor: Vendor) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO vendors VALUES (?, ?, ?, ?, ?)",
+            (vendor.id, vendor.name, vendor.owner_user_id, vendor.latitude, vendor.longitude),
+        )
+
+    def get_vendor(self, vendor_id: str) -> Vendor | None:
+        row = self._db.execute("SELECT * FROM vendors WHERE id = ?", (vendor_id,)).fetchone()
+        return None if row is None else Vendor(*row)
+
+    def vendors(self) -> list[Vendor]:
+        return [Vendor(*r) for r in self._db.execute("SELECT * FROM vendors ORDER BY rowid")]
+
+    def add_user(self, user: User) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO users VALUES (?, ?, ?)", (user.id, user.name, user.role)
+        )
+
+    def get_user(self, user_id: str) -> User | None:
+        row = self._db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        return None if row is None else User(*row)
+
+    def get_rider(self, rider_id: str) -> Rider | None:
+        row = self._db.execute("SELECT * FROM riders WHERE id = ?", (rider_id,)).fetchone()
+        return None if row is None else _rider(row)
+
+    def save_rider(self, rider: Rider) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO riders VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                rider.id,
+                rider.name,
+                int(rider.available),
+                rider.latitude,
+                rider.longitude,
+                rider.current_order_id,
+                rider.location_updated_at,
+            ),
+        )
+
+    def riders(self) -> list[Rider]:
+        return [_rider(r) for r in self._db.execute("SELECT * FROM riders ORDER BY rowid")]
+
+    # timers --------------------------------------------------------------------------------
+    def add_timer(self, timer: Timer) -> None:
+        self._db.execute(
+            "INSERT INTO timers (due, kind, order_id) VALUES (?, ?, ?)",
+            (timer.due, timer.kind, timer.order_id),
+        )
+
+    def pop_due_timers(self, now: float) -> list[Timer]:
+        rows = self._db.execute(
+            "SELECT seq, due, kind, order_id FROM timers WHERE due <= ? ORDER BY due, seq", (now,)
+        ).fetchall()
+        if rows:
+            self._db.executemany("DELETE FROM timers WHERE seq = ?", [(r[0],) for r in rows])
+        return [Timer(due, kind, order_id) for _, due, kind, order_id in rows]
+
+    def next_timer_due(self) -> float | None:
+        (due,) = self._db.execute("SELECT MIN(due) FROM timers").fetchone()
+        return None if due is None else float(due)
+
+
+def _rider(row: tuple[Any, ...]) -> Rider:
+    rid, name, available, lat, lon, current, updated = row
+    return Rider(rid, name, bool(available), lat, lon, current, updated)
+
+
+# ------------------------------------------------------------------------- aggregate codec
+def order_to_json(order: Order) -> str:
+    refund = order.refund
+    addr = order.address
+    doc: dict[str, Any] = {
+        "id": order.id,
+        "order_number": order.order_number,
+        "customer_id": order.customer_id,
+        "customer_name": order.customer_name,
+        "vendor_id": order.vendor_id,
+        "vendor_name": order.vendor_name,
+        "status": order.status.value,
+        "items": [[i.name, i.quantity, str(i.unit_price), i.menu_item] for i in order.items],
+        "address": [addr.title, addr.address_line_1, addr.latitude, addr.longitude, addr.id],
+        "restaurant_lat": order.restaurant_lat,
+        "restaurant_lon": order.restaurant_lon,
+        "subtotal": str(order.subtotal),
+        "delivery_fee": str(order.delivery_fee),
+        "tax_amount": str(order.tax_amount),
+        "total_amount": str(order.total_amount),
+        "payment_method": order.payment_method,
+        "payment_status": order.payment_status,
+        "placed_at": order.placed_at,
+        "estimated_delivery_time": order.estimated_delivery_time,
+        "delivery_status": order.delivery_status,
+        "rider_id": order.rider_id,
+        "rider_name": order.rider_name,
+        "prep_minutes": order.prep_minutes,
+        "confirmed_at": order.confirmed_at,
+        "estimated_ready_time": order.estimated_ready_time,
+        "ready_at": order.ready_at,
+        "picked_up_at": order.picked_up_at,
+        "delivered_at": order.delivered_at,
+        "cancelled_at": order.cancelled_at,
+        "cancel_reason": order.cancel_reason,
+        "cancelled_by": order.cancelled_by,
+        "delivery_notes": order.delivery_notes,
+        "refund": None
+        if refund is None
+        else [refund.id, str(refund.amount), refund.status, refund.created_at, refund.updated_at],
+        "otps": {
+            kind: [
+                r.type,
+                r.nonce,
+                r.code_hash.hex(),
+                r.issued_at,
+                r.expires_at,
+                r.attempts,
+                r.resends,
+                r.verified,
+                r.consumed,
+            ]
+            for kind, r in order.otps.items()
+        },
+        "history": [
+            [
+                e.id,
+                e.status,
+                e.description,
+                e.created_at,
+                e.updated_by,
+                e.actor_role,
+                e.actor_id,
+                e.metadata,
+            ]
+            for e in order.history
+        ],
+        "version": order.version,
+    }
+    return json.dumps(doc, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    """History metadata comes from clients and the service; keep what JSON cannot say as text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in order history metadata")
+
+
+def order_from_json(text: str) -> Order:
+    d = json.loads(text)
+    refund = d["refund"]
+    return Order(
+        id=d["id"],
+        order_number=d["order_number"],
+        customer_id=d["customer_id"],
+        customer_name=d["customer_name"],
+        vendor_id=d["vendor_id"],
+        vendor_name=d["vendor_name"],
+        status=OrderStatus(d["status"]),
+        items=[OrderItem(n, q, Decimal(p), m) for n, q, p, m in d["items"]],
+        address=Address(*d["address"]),
+        restaurant_lat=d["restaurant_lat"],
+        restaurant_lon=d["restaurant_lon"],
+        subtotal=Decimal(d["subtotal"]),
+        delivery_fee=Decimal(d["delivery_fee"]),
+        tax_amount=Decimal(d["tax_amount"]),
+        total_amount=Decimal(d["total_amount"]),
+        payment_method=d["payment_method"],
+        payment_status=d["payment_status"],
+        placed_at=d["placed_at"],
+        estimated_delivery_time=d["estimated_delivery_time"],
+        delivery_status=d["delivery_status"],
+        rider_id=d["rider_id"],
+        rider_name=d["rider_name"],
+        prep_minutes=d["prep_minutes"],
+        confirmed_at=d["confirmed_at"],
+        estimated_ready_time=d["estimated_ready_time"],
+        ready_at=d["ready_at"],
+        picked_up_at=d["picked_up_at"],
+        delivered_at=d["delivered_at"],
+        cancelled_at=d["cancelled_at"],
+        cancel_reason=d["cancel_reason"],
+        cancelled_by=d["cancelled_by"],
+        delivery_notes=d["delivery_notes"],
+        refund=None
+        if refund is None
+        else Refund(refund[0], Decimal(refund[1]), refund[2], refund[3], refund[4]),
+        otps={
+            kind: OtpRecord(t, nonce, bytes.fromhex(h), issued, expires, att, res, ver, con)
+            for kind, (t, nonce, h, issued, expires, att, res, ver, con) in d["otps"].items()
+        },
+        history=[TrackingEntry(*e) for e in d["history"]],
+        version=d["version"],
+    )

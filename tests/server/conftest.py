@@ -1,0 +1,42 @@
+"""Fixtures for the server tests: the ``api`` fixture runs each contract test twice, against the
+app in-process (httpx ASGITransport) and against a real ``orderflow serve`` on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reference_api.http.server import ServerSettings, build_app
+from tests.server.harness import CUSTOMERS, RIDERS, SECRET, VENDORS, Api, LiveServer
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path_factory.mktemp("live") / "orderflow.db")
+    with server:
+        yield server
+
+
+@pytest.fixture(params=["inprocess", "live"])
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    if request.param == "inprocess":
+        settings = ServerSettings(
+            db=str(tmp_path / "inprocess.db"), vendors=VENDORS, customers=CUSTOMERS, riders=RIDERS
+        )
+        app = build_app(settings, SECRET)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                yield Api(c, "inprocess")
+    else:
+        server: LiveServer = request.getfixturevalue("live_server")
+        async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as c:
+            yield Api(c, "live")
