@@ -15,6 +15,8 @@ COMMANDS: tuple[str, ...] = (
     "orderflow.commands.demo",
     "orderflow.commands.serve",
     "orderflow.commands.token",
+    "orderflow.commands.simulate",
+    "orderflow.commands.sweep",
 )
 
 

@@ -1,0 +1,126 @@
+"""`orderflow simulate`: run a scenario's replications and write a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+#: KPIs the end-of-run table shows (all are in summary.json).
+HEADLINE = (
+    ("orders_in_window", "orders (in window)", ""),
+    ("delivered_share", "delivered", "%"),
+    ("click_to_confirm_p95_min", "click->confirm p95", "min"),
+    ("click_to_door_p50_min", "click->door p50", "min"),
+    ("click_to_door_p95_min", "click->door p95", "min"),
+    ("rider_wait_at_restaurant_mean_min", "rider wait at restaurant", "min"),
+    ("lateness_mean_min", "lateness vs promise", "min"),
+    ("sla_breach_click_to_door", "SLA breach click->door", "%"),
+    ("cancelled", "cancelled", ""),
+    ("rider_utilisation", "rider utilisation", "%"),
+    ("kitchen_utilisation", "kitchen utilisation", "%"),
+    ("orders_per_rider_hour", "orders per rider-hour", ""),
+)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="run a scenario in the SimPy model and write a run directory",
+        description="Run SCENARIO (a shipped name such as baseline, dinner_peak, cancellations, "
+        "or a path to a .toml file) for K replications and write Parquet tables, summary.json, "
+        "the resolved scenario and a manifest.",
+    )
+    add_common(p)
+    p.add_argument("--out", type=Path, help="run directory (default runs/sim-<scenario>-s<seed>)")
+    p.set_defaults(handler=run)
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="shipped scenario name or path to a scenario .toml")
+    p.add_argument("--seed", type=int, help="root seed (default: the scenario's seed)")
+    p.add_argument("--replications", "-r", type=int, help="replications (default: the scenario's)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario field, e.g. --set fleet.riders=40 (repeatable)",
+    )
+    p.add_argument("--jobs", "-j", type=int, help="worker processes (default: min(reps, CPUs))")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def check_counts(args: argparse.Namespace) -> str | None:
+    for name in ("replications", "jobs"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            return f"--{name}: must be >= 1 (got {value})"
+    if args.seed is not None and args.seed < 0:
+        return f"--seed: must be >= 0 (got {args.seed})"
+    return None
+
+
+def fmt(value: Any, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "%":
+        return f"{100 * value:.1f}%"
+    return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def headline_table(kpis: dict[str, dict[str, Any]]) -> str:
+    lines = [f"{'KPI':<28} {'mean':>10} {'95% CI':>23}"]
+    for key, label, unit in HEADLINE:
+        ci = kpis.get(key, {})
+        mean = ci.get("mean")
+        lo, hi = ci.get("ci_low"), ci.get("ci_high")
+        band = "" if lo is None else f"[{fmt(lo, unit)}, {fmt(hi, unit)}]"
+        suffix = f" {unit}" if unit == "min" else ""
+        lines.append(f"{label + suffix:<28} {fmt(mean, unit):>10} {band:>23}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scenarios import ScenarioError, load_scenario
+    from sim.model import SimulationBug
+    from sim.rundir import default_out, write_simulation
+    from sim.runner import combine, default_jobs, run_many
+
+    problem = check_counts(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    try:
+        loaded = load_scenario(args.scenario, args.overrides)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    s = loaded.scenario
+    seed = s.seed if args.seed is None else args.seed
+    reps = args.replications or s.replications
+    jobs = args.jobs or default_jobs(reps)
+    out = args.out or default_out("sim", s.name, seed)
+    tasks = [(s, seed, r) for r in range(reps)]
+    try:
+        outputs = run_many(
+            tasks,
+            jobs=jobs,
+            with_tables=True,
+            desc=f"simulate {s.name}",
+            show_progress=not args.quiet,
+        )
+    except SimulationBug as exc:
+        print(f"error: simulation bug: {exc}", file=sys.stderr)
+        return 1
+    result = write_simulation(out, loaded, seed, outputs, combine(outputs))
+    placed = sum(o.placed for o in outputs)
+    print(f"\n{s.name}: seed {seed}, {reps} replication(s), {placed:,} orders placed")
+    print(headline_table(result["kpis"]))
+    print(
+        f"\nrun directory: {out}/ (orders, events, api_calls, resources, timeline .parquet; "
+        "summary.json, scenario.toml, manifest.json)"
+    )
+    return 0

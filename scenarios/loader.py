@@ -1,0 +1,157 @@
+"""Finding, reading, overriding and validating scenario files.
+
+A scenario is named (``baseline``: a file shipped inside this package, so it works from an
+installed wheel too) or given as a path. ``--set path.to.field=value`` overrides are applied to
+the raw table before validation, so an override is checked exactly like the file. Every problem
+becomes one ``ScenarioError`` whose lines read ``<file>: <field path>: <problem> (got <value>)``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import ValidationError
+
+from scenarios.schema import Scenario
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used, with every problem found (one per line)."""
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    scenario: Scenario
+    source: str  # the file it came from (a path, or package:scenarios/<name>.toml)
+    overrides: tuple[str, ...]
+
+    def resolved_toml(self) -> str:
+        """The scenario with every default filled in, as TOML: what the run actually used."""
+        return tomli_w.dumps(resolved_dict(self.scenario))
+
+
+def resolved_dict(scenario: Scenario) -> dict[str, Any]:
+    data: dict[str, Any] = scenario.model_dump(mode="json", exclude_none=True)
+    return data
+
+
+def shipped_names() -> list[str]:
+    """Names of the scenario files that ship inside the package."""
+    root = resources.files("scenarios")
+    return sorted(p.name[: -len(".toml")] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def _read(ref: str) -> tuple[str, str]:
+    path = Path(ref)
+    if path.suffix == ".toml" or path.exists() or "/" in ref:
+        if not path.is_file():
+            raise ScenarioError(f"{ref}: no such scenario file")
+        return str(path), path.read_text(encoding="utf-8")
+    resource = resources.files("scenarios") / f"{ref}.toml"
+    if not resource.is_file():
+        known = ", ".join(shipped_names())
+        raise ScenarioError(
+            f"{ref}: not a scenario file and not a shipped scenario name (shipped: {known})"
+        )
+    return f"scenarios/{ref}.toml", resource.read_text(encoding="utf-8")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``fleet.riders=40`` -> (["fleet", "riders"], 40). The value is read as a TOML value
+    (numbers, booleans, quoted strings, inline tables); anything else is taken as a string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ScenarioError(f"--set {text}: expected path.to.field=value")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_override(data: dict[str, Any], path: list[str], value: Any, label: str) -> None:
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        where = ".".join(path[: depth + 1])
+        if isinstance(node, list):
+            node = node[_index(part, len(node), label, where)]
+        elif isinstance(node, dict):
+            if part not in node or node[part] is None:
+                node[part] = {}
+            node = node[part]
+        else:
+            raise ScenarioError(f"{label}: {where}: is a value, not a table")
+    last = path[-1]
+    if isinstance(node, list):
+        node[_index(last, len(node), label, ".".join(path))] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ScenarioError(f"{label}: {'.'.join(path[:-1])}: is a value, not a table")
+
+
+def _index(part: str, size: int, label: str, where: str) -> int:
+    if not part.isdigit() or int(part) >= size:
+        raise ScenarioError(f"{label}: {where}: expected a list index below {size}")
+    return int(part)
+
+
+def load_scenario(ref: str, overrides: Iterable[str] = ()) -> LoadedScenario:
+    source, text = _read(ref)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: invalid TOML: {exc}") from None
+    sets = tuple(overrides)
+    for item in sets:
+        path, value = parse_override(item)
+        apply_override(data, path, value, f"{source} (--set {item})")
+    return LoadedScenario(validate(data, source), source, sets)
+
+
+def validate(data: Mapping[str, Any], source: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(source, err) for err in exc.errors()]
+        raise ScenarioError("\n".join(lines)) from None
+
+
+_MESSAGES = {
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "too_short": "needs at least {min_length} item(s)",
+    "missing": "required field is missing",
+    "extra_forbidden": "unknown field (not part of the scenario schema)",
+}
+
+
+def _describe(source: str, err: Mapping[str, Any]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind in _MESSAGES:
+        problem = _MESSAGES[kind].format(**ctx)
+    elif kind == "value_error":
+        problem = str(ctx.get("error", err["msg"]))
+    else:
+        problem = err["msg"][0].lower() + err["msg"][1:]
+    # A tagged distribution reports its tag as a path element: drop it (it is not a field).
+    loc = [p for p in loc if p not in _TAGS]
+    where = ".".join(loc) or "(top level)"
+    value = err.get("input")
+    got = "" if kind == "missing" or isinstance(value, dict) else f" (got {value!r})"
+    return f"{source}: {where}: {problem}{got}"
+
+
+_TAGS = frozenset({"constant", "exponential", "lognormal", "gamma", "triangular", "uniform"})

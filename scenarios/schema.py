@@ -1,0 +1,257 @@
+"""The scenario schema: every knob a capacity planner turns, validated once at load time.
+
+The simulation reads these models and nothing else; the load test reads the same file for its
+demand curve. Every table forbids unknown keys, so a typo in a scenario is an error that names
+the field instead of a silently ignored setting. Durations are in minutes unless a name says
+otherwise; times of day are ``"HH:MM"`` (hours may run past 24 for a period that crosses midnight).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from scenarios.distributions import Constant, Distribution, Exponential
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+_CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)$")
+_THRESHOLD = re.compile(
+    r"^\s*(p\d{1,2}(\.\d+)?|avg|max|min|rate|count|med)\s*(<=|>=|==|<|>)\s*"
+    r"[-+]?\d+(\.\d+)?\s*(ms|s|min|h|%)?\s*$"
+)
+CITY_LAT, CITY_LON = 19.0760, 72.8777  # the spec's example coordinates (Mumbai)
+
+
+def _clock(value: str) -> str:
+    m = _CLOCK.match(value)
+    if m is None or int(m.group(1)) > 47:
+        raise ValueError(f"expected a time of day as 'HH:MM' (hours 0-47), got {value!r}")
+    return value
+
+
+TimeOfDay = Annotated[str, AfterValidator(_clock)]
+
+
+def clock_seconds(value: str) -> float:
+    """Seconds since midnight of a validated ``HH:MM`` string."""
+    hours, minutes = value.split(":")
+    return int(hours) * 3600.0 + int(minutes) * 60.0
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Period(_Table):
+    start: TimeOfDay = "17:00"
+    duration_h: float = Field(gt=0, le=48)
+    warmup_min: float = Field(default=0.0, ge=0)
+    cooldown_min: float = Field(default=0.0, ge=0)
+    #: After arrivals stop, keep running until every order has finished or this much time passed.
+    drain_h: float = Field(default=3.0, ge=0)
+
+    @model_validator(mode="after")
+    def _window_left(self) -> Period:
+        if (self.warmup_min + self.cooldown_min) >= self.duration_h * 60:
+            raise ValueError(
+                f"warmup_min + cooldown_min ({self.warmup_min + self.cooldown_min:g}) must be "
+                f"shorter than the period ({self.duration_h * 60:g} min)"
+            )
+        return self
+
+    @property
+    def start_s(self) -> float:
+        return clock_seconds(self.start)
+
+    @property
+    def duration_s(self) -> float:
+        return self.duration_h * 3600.0
+
+
+class CurvePoint(_Table):
+    at: TimeOfDay
+    orders_per_hour: float = Field(ge=0)
+
+
+class Demand(_Table):
+    """Piecewise-constant order rate by time of day: each point holds until the next one."""
+
+    curve: list[CurvePoint] = Field(min_length=1)
+    scale: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Demand:
+        times = [clock_seconds(p.at) for p in self.curve]
+        for i in range(1, len(times)):
+            if times[i] <= times[i - 1]:
+                raise ValueError(
+                    f"curve[{i}].at ({self.curve[i].at}) must be later than curve[{i - 1}].at "
+                    f"({self.curve[i - 1].at})"
+                )
+        return self
+
+    def segments(self, start_s: float, duration_s: float) -> list[tuple[float, float, float]]:
+        """The curve over a period as ``(from_s, to_s, orders_per_second)`` with times relative
+        to the period's start: what a non-homogeneous Poisson arrival process integrates."""
+        cuts = sorted(
+            {0.0, duration_s}
+            | {
+                clock_seconds(p.at) - start_s
+                for p in self.curve
+                if 0.0 < clock_seconds(p.at) - start_s < duration_s
+            }
+        )
+        return [
+            (a, b, self.rate_per_hour(start_s + a) / 3600.0) for a, b in itertools.pairwise(cuts)
+        ]
+
+    def rate_per_hour(self, time_of_day_s: float) -> float:
+        """Orders per hour in force at a time of day (seconds since midnight). Before the first
+        point the first rate holds."""
+        rate = self.curve[0].orders_per_hour
+        for point in self.curve:
+            if clock_seconds(point.at) <= time_of_day_s:
+                rate = point.orders_per_hour
+            else:
+                break
+        return rate * self.scale
+
+
+class Hotspot(_Table):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    radius_km: float = Field(gt=0)
+    weight: float = Field(default=1.0, gt=0)
+
+
+class City(_Table):
+    center_lat: float = Field(default=CITY_LAT, ge=-90, le=90)
+    center_lon: float = Field(default=CITY_LON, ge=-180, le=180)
+    #: Where kitchens cluster; empty means one 4 km spot at the centre.
+    restaurant_hotspots: list[Hotspot] = Field(default_factory=list)
+    #: Where customers live; empty means one 6 km spot at the centre.
+    customer_hotspots: list[Hotspot] = Field(default_factory=list)
+    #: A customer orders from one of this many nearest restaurants.
+    vendor_choice: int = Field(default=8, ge=1)
+
+
+class Vendors(_Table):
+    count: int = Field(gt=0)
+    kitchen_slots: int = Field(default=2, gt=0)
+    confirm_delay: Distribution = Exponential(mean_min=1.0)
+    prep_time: Distribution = Exponential(mean_min=15.0)
+    reject_probability: Probability = 0.0
+    #: The restaurant never answers; the system's confirm timeout cancels the order.
+    no_response_probability: Probability = 0.0
+    #: The restaurant cancels during preparation (e.g. an item ran out).
+    cancel_probability: Probability = 0.0
+
+
+class Payment(_Table):
+    online_share: Probability = 0.6
+    delay: Distribution = Exponential(mean_min=0.3)
+    failure_rate: Probability = 0.0
+    #: The customer never completes online payment; the system's payment timeout fails it.
+    abandon_probability: Probability = 0.0
+
+
+class Customers(_Table):
+    count: int = Field(gt=0)
+    basket_items_max: int = Field(default=3, ge=1, le=100)
+    item_price: float = Field(default=250.0, gt=0)
+    #: The customer changes their mind and tries to cancel ``cancel_after`` after placing.
+    cancel_probability: Probability = 0.0
+    cancel_after: Distribution = Exponential(mean_min=3.0)
+    #: If set, a customer whose order is not delivered by then tries to cancel it (refused once
+    #: preparation has started: that refusal is logged behaviour, not an error).
+    patience: Distribution | None = None
+
+
+class Shift(_Table):
+    start: TimeOfDay
+    end: TimeOfDay
+    share: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Shift:
+        if clock_seconds(self.end) <= clock_seconds(self.start):
+            raise ValueError(f"end ({self.end}) must be later than start ({self.start})")
+        return self
+
+
+class Fleet(_Table):
+    riders: int = Field(gt=0)
+    #: Riders are split over shifts by ``share``; empty means one shift covering the period.
+    shifts: list[Shift] = Field(default_factory=list)
+    speed_kmh: float = Field(default=20.0, gt=0)
+    detour_factor: float = Field(default=1.3, ge=1.0)
+    #: Travel takes no time (for validating the rider pool as an M/M/c queue).
+    instant_travel: bool = False
+    pickup_service: Distribution = Constant(value_min=2.0)
+    dropoff_service: Distribution = Constant(value_min=2.0)
+    #: Chance that a rider's first OTP entry (pickup or delivery) is wrong.
+    otp_error_probability: Probability = 0.0
+    #: After a wrong entry, chance that a new code is requested (resend) before retrying.
+    otp_resend_probability: Probability = 0.0
+    #: An assigned rider never shows up; the system's pickup timeout cancels the order.
+    no_show_probability: Probability = 0.0
+    #: Dispatch grid cell; default sizes cells so an average cell holds a few riders.
+    dispatch_cell_km: float | None = Field(default=None, gt=0)
+
+
+class AutoCancel(_Table):
+    confirm_timeout_min: float = Field(default=10.0, gt=0)
+    pickup_timeout_min: float = Field(default=30.0, gt=0)
+    payment_timeout_min: float = Field(default=15.0, gt=0)
+
+
+class Refunds(_Table):
+    processing_delay_min: float = Field(default=1.0, gt=0)
+    settle_delay_min: float = Field(default=5.0, gt=0)
+    failure_rate: Probability = 0.0
+
+
+class Sla(_Table):
+    """Targets whose breach rates the summary reports."""
+
+    click_to_door_min: float = Field(default=40.0, gt=0)
+    click_to_confirm_min: float = Field(default=5.0, gt=0)
+    rider_wait_min: float = Field(default=10.0, gt=0)
+
+
+class Output(_Table):
+    #: Interval of the resource sampler (riders busy/idle/off, kitchen queues, orders by state).
+    resource_sample_min: float = Field(default=1.0, gt=0)
+
+
+def _threshold(value: str) -> str:
+    for part in value.split(","):
+        if not _THRESHOLD.match(part):
+            raise ValueError(
+                f"{part.strip()!r}: expected 'AGG OP NUMBER[UNIT]' such as 'p95 < 40min' "
+                "(AGG: pNN, avg, med, min, max, rate, count; UNIT: ms, s, min, h, %)"
+            )
+    return value
+
+
+class Scenario(_Table):
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = Field(default=1, ge=0)
+    replications: int = Field(default=1, ge=1)
+    period: Period
+    demand: Demand
+    city: City = City()
+    vendors: Vendors
+    customers: Customers
+    payment: Payment = Payment()
+    fleet: Fleet
+    auto_cancel: AutoCancel = AutoCancel()
+    refunds: Refunds = Refunds()
+    sla: Sla = Sla()
+    output: Output = Output()
+    #: Pass/fail rules for reports, e.g. ``click_to_door = "p95 < 40min"``; kept verbatim here.
+    thresholds: dict[str, Annotated[str, AfterValidator(_threshold)]] = Field(default_factory=dict)

@@ -1,0 +1,79 @@
+"""The city: where kitchens are, where customers live, where riders start, and which kitchens
+each customer orders from. Built once per replication from the ``city`` and ``riders`` streams."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from scenarios.schema import Hotspot, Scenario
+
+KM_PER_DEG_LAT = 110.574
+KM_PER_DEG_LON_EQUATOR = 111.320
+
+FloatArray = np.ndarray[tuple[int], np.dtype[np.float64]]
+IntMatrix = np.ndarray[tuple[int, int], np.dtype[np.int64]]
+
+
+@dataclass(frozen=True)
+class City:
+    vendor_lat: list[float]
+    vendor_lon: list[float]
+    customer_lat: list[float]
+    customer_lon: list[float]
+    #: ``choices[c]``: indexes of the vendors customer ``c`` orders from (nearest first).
+    choices: IntMatrix
+    rider_lat: list[float]
+    rider_lon: list[float]
+    area_km2: float
+
+
+def _points(
+    spots: list[Hotspot], n: int, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
+    """Uniform points in discs around weighted hotspots."""
+    weights = np.array([s.weight for s in spots], dtype=float)
+    which = rng.choice(len(spots), size=n, p=weights / weights.sum())
+    radius = np.array([s.radius_km for s in spots])[which] * np.sqrt(rng.random(n))
+    angle = rng.random(n) * 2 * math.pi
+    lat0 = np.array([s.lat for s in spots])[which]
+    lon0 = np.array([s.lon for s in spots])[which]
+    lat = lat0 + radius * np.cos(angle) / KM_PER_DEG_LAT
+    lon = lon0 + radius * np.sin(angle) / (KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0)))
+    return np.round(lat, 6), np.round(lon, 6)
+
+
+def default_spots(scenario: Scenario) -> tuple[list[Hotspot], list[Hotspot]]:
+    c = scenario.city
+    rest = c.restaurant_hotspots or [Hotspot(lat=c.center_lat, lon=c.center_lon, radius_km=4.0)]
+    cust = c.customer_hotspots or [Hotspot(lat=c.center_lat, lon=c.center_lon, radius_km=6.0)]
+    return rest, cust
+
+
+def build_city(
+    scenario: Scenario, city_rng: np.random.Generator, rider_rng: np.random.Generator
+) -> City:
+    rest, cust = default_spots(scenario)
+    vlat, vlon = _points(rest, scenario.vendors.count, city_rng)
+    clat, clon = _points(cust, scenario.customers.count, city_rng)
+    rlat, rlon = _points(rest, scenario.fleet.riders, rider_rng)
+    coslat = math.cos(math.radians(scenario.city.center_lat))
+    vendors_xy = np.column_stack((vlon * coslat, vlat))
+    customers_xy = np.column_stack((clon * coslat, clat))
+    k = min(scenario.city.vendor_choice, scenario.vendors.count)
+    _, idx = cKDTree(vendors_xy).query(customers_xy, k=k)
+    choices = np.asarray(idx, dtype=np.int64).reshape(scenario.customers.count, k)
+    area = sum(math.pi * s.radius_km**2 for s in rest)
+    return City(
+        vlat.tolist(),
+        vlon.tolist(),
+        clat.tolist(),
+        clon.tolist(),
+        choices,
+        rlat.tolist(),
+        rlon.tolist(),
+        area,
+    )

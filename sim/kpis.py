@@ -1,0 +1,142 @@
+"""Key performance indicators of a replication, and their confidence intervals across
+replications (Student's t on the replication means: replications are independent, orders
+within one are not).
+
+KPIs are computed only from the run's tables (the orders table and the utilisation integrals),
+over orders that arrived inside the observation window (after warm-up, before cool-down).
+Durations are in minutes; shares are fractions of 0..1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from scipy import stats
+
+from scenarios.schema import Scenario
+from sim.codes import REASONS, ROLES
+
+PERCENTILES = (50, 90, 95)
+#: Phases of click-to-door, as (name, from column, to column).
+PHASE_SPANS = (
+    ("click_to_confirm", "placed", "confirmed"),
+    ("confirm_to_ready", "confirmed", "ready"),
+    ("ready_to_pickup", "ready", "picked_up"),
+    ("pickup_to_door", "picked_up", "delivered"),
+    ("click_to_door", "placed", "delivered"),
+    ("rider_wait_at_restaurant", "rider_arrived", "picked_up"),
+    ("wait_for_kitchen_slot", "confirmed", "prep_start"),
+    ("wait_for_rider", "confirmed", "assigned"),
+)
+FloatArray = np.ndarray[tuple[int], np.dtype[np.float64]]
+#: Endings that are cancellations (rejections and payment failures are counted apart).
+CANCEL_REASONS = [
+    "customer_changed_mind",
+    "customer_impatient",
+    "restaurant_out_of_stock",
+    "confirm_timeout",
+    "pickup_timeout",
+]
+
+
+def _col(table: pa.Table, name: str) -> FloatArray:
+    out: FloatArray = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+    return out
+
+
+def _labels(table: pa.Table, name: str) -> np.ndarray[Any, np.dtype[np.object_]]:
+    return np.asarray(table.column(name).to_pylist(), dtype=object)
+
+
+def _share(mask: np.ndarray[Any, np.dtype[np.bool_]], base: int) -> float:
+    return float(mask.sum()) / base if base else math.nan
+
+
+def replication_kpis(
+    orders: pa.Table, utilisation: Mapping[str, float], scenario: Scenario
+) -> dict[str, float]:
+    window = orders.column("in_window").to_numpy(zero_copy_only=False).astype(bool)
+    t = orders.filter(pa.array(window))
+    status = _labels(t, "final_status")
+    reason = _labels(t, "cancel_reason")
+    actor = _labels(t, "cancel_actor")
+    refund = _labels(t, "refund_status")
+    n = t.num_rows
+    k: dict[str, float] = {
+        "orders_placed": float(orders.num_rows),
+        "orders_in_window": float(n),
+        "delivered": float((status == "DELIVERED").sum()),
+        "cancelled": float(np.isin(reason, CANCEL_REASONS).sum()),
+        "rejected": float((reason == "restaurant_rejected").sum()),
+        "payment_failed": float((status == "PAYMENT_FAILED").sum()),
+    }
+    k["in_flight_at_end"] = float(((status != "DELIVERED") & (reason == "")).sum())
+    k["delivered_share"] = k["delivered"] / n if n else math.nan
+    for name, a, b in PHASE_SPANS:
+        span = (_col(t, b) - _col(t, a)) / 60.0
+        span = span[~np.isnan(span)]
+        k[f"{name}_mean_min"] = float(span.mean()) if span.size else math.nan
+        for p in PERCENTILES:
+            k[f"{name}_p{p}_min"] = float(np.percentile(span, p)) if span.size else math.nan
+    delivered = _col(t, "delivered")
+    done = ~np.isnan(delivered)
+    late = (delivered - _col(t, "promised_eta"))[done] / 60.0
+    k["lateness_mean_min"] = float(late.mean()) if late.size else math.nan
+    k["lateness_p95_min"] = float(np.percentile(late, 95)) if late.size else math.nan
+    k["late_share"] = _share(late > 0, int(late.size))
+    sla = scenario.sla
+    c2d = ((delivered - _col(t, "placed")) / 60.0)[done]
+    k["sla_breach_click_to_door"] = _share(c2d > sla.click_to_door_min, int(c2d.size))
+    c2c = (_col(t, "confirmed") - _col(t, "placed")) / 60.0
+    c2c = c2c[~np.isnan(c2c)]
+    k["sla_breach_click_to_confirm"] = _share(c2c > sla.click_to_confirm_min, int(c2c.size))
+    wait = (_col(t, "picked_up") - _col(t, "rider_arrived")) / 60.0
+    wait = wait[~np.isnan(wait)]
+    k["sla_breach_rider_wait"] = _share(wait > sla.rider_wait_min, int(wait.size))
+    for r in REASONS[1:]:
+        k[f"cancellations_by_reason.{r}"] = float((reason == r).sum())
+    for role in ROLES:
+        k[f"cancellations_by_actor.{role}"] = float(((actor == role) & (reason != "")).sum())
+    k["refunds_created"] = float((refund != "").sum())
+    k["refunds_completed"] = float((refund == "completed").sum())
+    k["refunds_failed"] = float((refund == "failed").sum())
+    on = utilisation.get("rider_on_s", 0.0)
+    k["rider_utilisation"] = utilisation.get("rider_busy_s", 0.0) / on if on else math.nan
+    cap = utilisation.get("kitchen_capacity_s", 0.0)
+    k["kitchen_utilisation"] = utilisation.get("kitchen_busy_s", 0.0) / cap if cap else math.nan
+    k["orders_per_rider_hour"] = k["delivered"] / (on / 3600.0) if on else math.nan
+    return k
+
+
+def confidence(values: Sequence[float], level: float = 0.95) -> dict[str, Any]:
+    """Mean and Student-t interval of replication values (NaNs, e.g. a percentile of nothing,
+    are left out; the interval is null below two values)."""
+    xs = np.array([v for v in values if not math.isnan(v)], dtype=float)
+    n = int(xs.size)
+    if n == 0:
+        return {"mean": None, "ci_low": None, "ci_high": None, "half_width": None, "n": 0}
+    mean = float(xs.mean())
+    if n < 2:
+        return {"mean": mean, "ci_low": None, "ci_high": None, "half_width": None, "n": n}
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * xs.std(ddof=1) / math.sqrt(n))
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "half_width": half, "n": n}
+
+
+def aggregate(per_replication: Sequence[Mapping[str, float]]) -> dict[str, dict[str, Any]]:
+    names = list(per_replication[0])
+    return {name: confidence([k[name] for k in per_replication]) for name in names}
+
+
+def rounded(value: Any, digits: int = 6) -> Any:
+    """JSON-friendly: floats rounded (stable text), NaN as null, containers recursively."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v, digits) for v in value]
+    return value

@@ -1,0 +1,94 @@
+"""Writing a simulation run directory: Parquet tables, ``summary.json``, the resolved scenario
+and ``manifest.json`` (documented file by file in ``docs/run-directories.md``).
+
+Outputs are byte-identical for the same scenario and seed: writer options are pinned, tables are
+in replication and order-index order, JSON keys are sorted and floats rounded, and nothing
+records the wall clock, the host or the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from orderflow import __version__
+from scenarios.loader import LoadedScenario
+from sim.kpis import aggregate, rounded
+from sim.runner import TABLES, ReplicationOutput
+
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "version": "2.6",
+    "data_page_version": "1.0",
+    "use_dictionary": True,
+    "write_statistics": True,
+    "row_group_size": 1 << 20,
+}
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path, **PARQUET_OPTIONS)
+
+
+def write_json(data: Any, path: Path) -> None:
+    text = json.dumps(rounded(data), indent=2, sort_keys=True, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def default_out(prefix: str, scenario: str, seed: int) -> Path:
+    return Path("runs") / f"{prefix}-{scenario}-s{seed}"
+
+
+def summary(
+    loaded: LoadedScenario, seed: int, outputs: Sequence[ReplicationOutput]
+) -> dict[str, Any]:
+    s = loaded.scenario
+    p = s.period
+    return {
+        "scenario": s.name,
+        "seed": seed,
+        "replications": len(outputs),
+        "window_s": [p.warmup_min * 60, p.duration_s - p.cooldown_min * 60],
+        "confidence_level": 0.95,
+        "kpis": aggregate([o.kpis for o in outputs]),
+        "per_replication": [{"replication": o.replication, **o.kpis} for o in outputs],
+        "sla": s.sla.model_dump(mode="json"),
+        "thresholds": dict(s.thresholds),
+    }
+
+
+def write_simulation(
+    out: Path,
+    loaded: LoadedScenario,
+    seed: int,
+    outputs: Sequence[ReplicationOutput],
+    tables: dict[str, pa.Table],
+) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name in TABLES:
+        write_parquet(tables[name], out / f"{name}.parquet")
+        files.append(f"{name}.parquet")
+    result = summary(loaded, seed, outputs)
+    write_json(result, out / "summary.json")
+    (out / "scenario.toml").write_text(loaded.resolved_toml(), encoding="utf-8")
+    files += ["summary.json", "scenario.toml", "manifest.json"]
+    manifest = {
+        "kind": "simulation",
+        "scenario": loaded.scenario.name,
+        "source": loaded.source,
+        "overrides": list(loaded.overrides),
+        "seed": seed,
+        "replications": len(outputs),
+        "orders_placed": sum(o.placed for o in outputs),
+        "version": __version__,
+        "files": files,
+    }
+    write_json(manifest, out / "manifest.json")
+    return result
