@@ -15,6 +15,7 @@ COMMANDS: tuple[str, ...] = (
     "orderflow.commands.demo",
     "orderflow.commands.serve",
     "orderflow.commands.token",
+    "orderflow.commands.report",
     "orderflow.commands.simulate",
     "orderflow.commands.sweep",
 )

@@ -1,0 +1,118 @@
+"""Open a run directory: its manifest, its tables and its scenario's thresholds.
+
+Reports read only the files a run wrote (never simulation objects), so every problem with a run
+directory is reported as a :class:`RunDirError` that names the directory and the missing or broken
+file, instead of a traceback from deep inside pandas.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports.thresholds import Threshold, ThresholdError, parse_table
+
+KINDS = ("simulation", "sweep", "loadtest")
+
+
+class RunDirError(ValueError):
+    """A run directory that is missing, incomplete or unreadable."""
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.manifest["kind"])
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def has(self, name: str) -> bool:
+        return (self.path / name).is_file()
+
+    def table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Read ``name`` (Parquet), optionally only ``columns``; errors name file and columns."""
+        path = self.path / name
+        if not path.is_file():
+            raise RunDirError(
+                f"run directory {self.path} has no {name} (a {self.kind} run writes it)"
+            )
+        try:
+            frame = pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+        except (OSError, ValueError, KeyError) as exc:
+            if columns is not None:
+                have = _parquet_columns(path)
+                missing = [c for c in columns if c not in have]
+                if missing:
+                    raise RunDirError(
+                        f"{path}: missing column(s) {', '.join(missing)}; it has {', '.join(have)}"
+                    ) from None
+            raise RunDirError(f"{path}: cannot be read as Parquet ({exc})") from None
+        return frame
+
+    def columns(self, name: str) -> list[str]:
+        path = self.path / name
+        return _parquet_columns(path) if path.is_file() else []
+
+    def scenario(self) -> dict[str, Any]:
+        """The resolved scenario beside the run (``scenario.toml``), or ``{}`` when absent."""
+        path = self.path / "scenario.toml"
+        if not path.is_file():
+            return {}
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise RunDirError(f"{path}: not valid TOML ({exc})") from None
+
+    def scenario_thresholds(self) -> list[Threshold]:
+        table = self.scenario().get("thresholds", {})
+        try:
+            return parse_table(table, f"{self.path / 'scenario.toml'} [thresholds]")
+        except ThresholdError as exc:
+            raise RunDirError(str(exc)) from None
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{path}: cannot be read as Parquet ({exc})") from None
+
+
+def open_run(path: Path | str) -> RunDir:
+    """Open and check a run directory's manifest."""
+    root = Path(path)
+    if not root.exists():
+        raise RunDirError(f"run directory {root} does not exist")
+    if not root.is_dir():
+        raise RunDirError(
+            f"{root} is not a directory; pass the run directory that holds manifest.json"
+        )
+    mpath = root / "manifest.json"
+    if not mpath.is_file():
+        raise RunDirError(
+            f"run directory {root} has no manifest.json (written by orderflow simulate, sweep "
+            "and loadtest)"
+        )
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{mpath}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise RunDirError(f"{mpath}: expected a JSON object")
+    kind = manifest.get("kind")
+    if kind not in KINDS:
+        raise RunDirError(f"{mpath}: 'kind' is {kind!r}; expected one of {', '.join(KINDS)}")
+    return RunDir(root, manifest)

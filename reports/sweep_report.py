@@ -1,0 +1,73 @@
+"""The sweep report: each KPI against the varied parameter with its 95% band, and the smallest
+setting that meets each threshold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from reports.charts import SLA_COLOUR, grid, to_svg
+from reports.kind_report import KindReport
+from reports.page import Section
+from reports.rundir import RunDir
+from reports.sweeprun import SweepAnalysis
+
+#: At most this many KPI panels; the CSV has all of them.
+MAX_PANELS = 12
+
+
+def kpi_bands(w: SweepAnalysis) -> str:
+    x_name = w.parameters[0]
+    kpis = w.kpis[:MAX_PANELS]
+    fig, axes = grid(len(kpis), cols=3, cell_h=2.3)
+    x = w.table[x_name].to_numpy(np.float64)
+    for ax, kpi in zip(axes, kpis, strict=True):
+        mean = w.table[f"{kpi}_mean"].to_numpy(np.float64)
+        ax.plot(x, mean, "o-", ms=3, lw=1.2)
+        if f"{kpi}_ci_low" in w.table.columns and f"{kpi}_ci_high" in w.table.columns:
+            lo = w.table[f"{kpi}_ci_low"].to_numpy(np.float64)
+            hi = w.table[f"{kpi}_ci_high"].to_numpy(np.float64)
+            ax.fill_between(x, lo, hi, alpha=0.25, lw=0, label="95% CI")
+        for _, row in w.choices[w.choices["kpi"] == kpi].iterrows():
+            if row["met"]:
+                ax.axvline(float(row[x_name]), color=SLA_COLOUR, lw=1, ls="--")
+                ax.annotate(
+                    f"meets {row['condition']}",
+                    (float(row[x_name]), 0.95),
+                    xycoords=("data", "axes fraction"),
+                    color=SLA_COLOUR,
+                    fontsize=7,
+                )
+        ax.set_title(kpi, loc="left")
+        ax.set_xlabel(x_name)
+    return to_svg(fig)
+
+
+def build(run: RunDir, w: SweepAnalysis) -> KindReport:
+    sections = [
+        Section("kpi-vs-parameter", f"KPIs vs {', '.join(w.parameters)}")
+        .note(
+            "Line: mean over replications; band: 95% confidence interval; dashed red line: "
+            "the smallest setting that meets the threshold named beside it."
+        )
+        .chart(kpi_bands(w), "kpi_vs_parameter"),
+        Section("smallest-setting", "Smallest setting that meets each threshold").table(
+            w.choices, index=False
+        ),
+        Section("grid", "Grid points").table(w.table, index=False),
+    ]
+    summary: dict[str, Any] = {
+        "parameters": w.parameters,
+        "points": len(w.table),
+        "kpis": w.kpis,
+        "smallest_setting": w.choices.to_dict(orient="records"),
+    }
+    meta = [("kind", "sweep"), ("run", run.path.name), ("varied", ", ".join(w.parameters))]
+    return KindReport(
+        title=f"Sweep report: {run.path.name}",
+        meta=meta,
+        sections=sections,
+        summary=summary,
+        tables={"sweep.csv": w.table, "smallest_setting.csv": w.choices},
+    )
