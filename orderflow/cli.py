@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "orderflow.commands.report",
     "orderflow.commands.simulate",
     "orderflow.commands.sweep",
+    "orderflow.commands.loadtest",
 )
 
 

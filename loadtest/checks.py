@@ -1,0 +1,95 @@
+"""What the spec allows each endpoint to answer, so a journey can tell a slow or failing server
+(recorded, the run goes on) from one that breaks the rules (a failure with a reason). Status
+fields are compared after mapping the spec's aliases to one code, since the spec itself uses two
+names for some states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference_api.statuses import parse_status
+
+#: The order status a successful call of each status-changing operation reports.
+MOVES_TO: dict[str, str] = {
+    "confirm": "ORDER_CONFIRMED",
+    "reject": "RESTAURANT_REJECTED",
+    "start_preparing": "PREPARING",
+    "mark_ready": "READY_FOR_PICKUP",
+    "pickup": "ORDER_PICKED_UP",
+    "start_delivery": "OUT_FOR_DELIVERY",
+    "complete_delivery": "DELIVERED",
+    "cancel": "CANCELLED",
+}
+
+#: Refusals a client must expect for a call the source planned to fail (a wrong OTP...).
+REFUSALS = frozenset({400, 403, 409, 422, 423})
+#: Statuses that mean "the target is struggling", not "the target broke a rule".
+TRANSIENT = frozenset({0, 408, 425, 429, 500, 502, 503, 504})
+
+
+def canonical(code: object) -> str | None:
+    if not isinstance(code, str):
+        return None
+    try:
+        return parse_status(code).value
+    except ValueError:
+        return code
+
+
+def reported_status(operation: str, body: Any) -> str | None:
+    """The order status a response body reports, wherever this endpoint puts it."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("order_status", "status", "new_status"):
+        value = body.get(key)
+        if isinstance(value, str) and value.isupper():
+            return canonical(value)
+    return None
+
+
+def success_codes(operation: str) -> frozenset[int]:
+    return frozenset({201, 200}) if operation == "place_order" else frozenset({200})
+
+
+def check_success(
+    operation: str, status: int, body: Any, params: dict[str, Any], payment_method: str
+) -> str | None:
+    """None when a call planned to succeed got an answer the spec allows; else the reason."""
+    if operation == "resend_otp" and status == 429:
+        return None  # D7: at most one resend per 30 s; the old code stays valid
+    if status not in success_codes(operation):
+        return f"expected {'/'.join(map(str, sorted(success_codes(operation))))}, got {status}"
+    if not isinstance(body, dict):
+        return "response body is not a JSON object"
+    if operation == "place_order":
+        if not isinstance(body.get("id"), str):
+            return "checkout response has no order id"
+        want = "PAYMENT_PENDING" if payment_method == "online" else "ORDER_PLACED"
+        got = canonical(body.get("order_status"))
+        if got != want:
+            return f"new {payment_method} order should be {want}, is {got}"
+        return None
+    if operation == "record_payment":
+        want = "PAYMENT_SUCCESS" if params.get("success", True) else "PAYMENT_FAILED"
+        got = reported_status(operation, body)
+        return None if got == want else f"payment callback should give {want}, gave {got}"
+    want_move = MOVES_TO.get(operation)
+    if want_move is not None:
+        got = reported_status(operation, body)
+        return None if got == want_move else f"should report {want_move}, reported {got}"
+    if operation == "get_otp":
+        code = body.get("otp")
+        if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
+            return f"OTP should be 6 digits, got {code!r}"
+    if operation == "verify_otp" and body.get("verified") is not True:
+        return "OTP verify answered 200 without verified=true"
+    return None
+
+
+def check_refusal(operation: str, status: int) -> str | None:
+    """None when a call planned to be refused (wrong OTP) was refused as the spec allows."""
+    if 200 <= status < 300:
+        return f"server accepted a call it must refuse ({operation} with a wrong OTP): {status}"
+    if status in REFUSALS:
+        return None
+    return f"expected a refusal (one of {sorted(REFUSALS)}), got {status}"

@@ -1,0 +1,70 @@
+"""Everything one load-generating process shares between its users: its part of the schedule,
+the schedule's start on the wall clock, who to act as, where rows go, and the run's bounds.
+Users pull journeys from here in planned order, which is what makes arrivals open-model: a
+journey is due at its time whether or not earlier ones have finished."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from loadtest.identities import Identities
+from loadtest.plan import Plan, PlannedOrder
+from loadtest.recorder import PartWriter
+
+
+class BoundReached(Exception):
+    """The run's request or time bound ended this journey."""
+
+
+@dataclass
+class Bounds:
+    max_requests: int  # for this process; 0 = no bound
+    deadline: float  # wall clock; journeys stop issuing requests after it
+    sent: int = 0
+
+    def take(self) -> None:
+        if self.max_requests and self.sent >= self.max_requests:
+            raise BoundReached(f"request bound ({self.max_requests}) reached")
+        if time.time() >= self.deadline:
+            raise BoundReached("time bound reached")
+        self.sent += 1
+
+    @property
+    def exhausted(self) -> bool:
+        return bool(self.max_requests and self.sent >= self.max_requests) or (
+            time.time() >= self.deadline
+        )
+
+
+@dataclass
+class RunContext:
+    plan: Plan
+    orders: tuple[PlannedOrder, ...]
+    share: int
+    shares: int
+    t0: float
+    identities: Identities
+    writer: PartWriter
+    bounds: Bounds
+    rider_wait_s: float = 30.0
+    pending: deque[PlannedOrder] = field(default_factory=deque)
+    running: int = 0
+    finished: int = 0
+
+    def __post_init__(self) -> None:
+        self.pending.extend(sorted(self.orders, key=lambda o: (o.arrival_s, o.index)))
+
+    def due(self, order: PlannedOrder, offset_s: float = 0.0) -> float:
+        return self.t0 + (order.arrival_s + offset_s) / self.plan.speedup
+
+    def next_order(self) -> PlannedOrder | None:
+        return self.pending.popleft() if self.pending else None
+
+    @property
+    def complete(self) -> bool:
+        """Every journey of this share has run (or the bounds stopped the run)."""
+        return (not self.pending and self.running == 0) or (
+            self.bounds.exhausted and self.running == 0
+        )

@@ -1,0 +1,376 @@
+"""One order's journey over HTTP: each planned role step at its intended time, acting as the
+customer, the order's restaurant, the payment gateway, or whichever rider the server assigned
+(read from the order's ``delivery_person``, never assumed). Every request is recorded with its
+intended start beside its actual start and end; responses are checked against what the spec
+allows, and the first broken rule ends the journey with the reason."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gevent
+
+from loadtest import checks
+from loadtest.context import BoundReached, RunContext
+from loadtest.identities import Identity
+from loadtest.plan import BACKGROUND, FINAL_STATUS, PlannedCall, PlannedOrder
+from loadtest.tables import FAILED, OK, UNFINISHED
+from loadtest.ws import Subscription
+from reference_api.endpoints import ENDPOINTS
+
+GET_ORDER = ENDPOINTS["get_order"]
+
+
+class JourneyFailed(Exception):
+    """The server broke a rule (or failed) at a step the journey cannot go on without."""
+
+
+class Journey:
+    def __init__(self, ctx: RunContext, order: PlannedOrder, client: Any, host: str) -> None:
+        self.ctx = ctx
+        self.plan = order
+        self.client = client  # a Locust FastHttpSession
+        self.host = host
+        ids = ctx.identities
+        self.customer, self.address = ids.customer(order.customer_index)
+        self.vendor = ids.vendor(order.vendor_index) if order.kind != BACKGROUND else None
+        self.restaurant = (
+            ids.restaurant_for(self.vendor.id)
+            if self.vendor
+            else ids.restaurants[order.vendor_index % len(ids.restaurants)]
+        )
+        self.order_id: str | None = None
+        self.rider: Identity | None = None
+        self.rider_id: str | None = None
+        self.otps: dict[str, str] = {}
+        self.last_status: str | None = None
+        self.acks: dict[str, float] = {}  # new_status -> when the response arrived
+        self.sub: Subscription | None = None
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> None:
+        o, ctx = self.plan, self.ctx
+        planned = ctx.due(o)
+        self._wait_until(planned)
+        start = time.time()
+        outcome, reason = OK, None
+        try:
+            for call in o.calls:
+                due = ctx.due(o, call.offset_s)
+                self._wait_until(due)
+                self.step(call, due)
+            want = FINAL_STATUS.get(o.kind)
+            if want is not None and self.last_status != want:
+                outcome = FAILED
+                reason = f"journey {o.kind} should end {want}, ended {self.last_status}"
+        except JourneyFailed as exc:
+            outcome, reason = FAILED, str(exc)
+        except BoundReached as exc:
+            outcome, reason = UNFINISHED, str(exc)
+        except gevent.GreenletExit:
+            outcome, reason = UNFINISHED, "run stopped"
+            raise
+        finally:
+            self._finish(planned, start, outcome, reason)
+
+    def _finish(self, planned: float, start: float, outcome: str, reason: str | None) -> None:
+        if self.sub is not None:
+            self.sub.close(grace_s=0.2 if outcome == OK else 0.0)
+            for received, ev in self.sub.events:
+                new_status = checks.canonical(ev.get("new_status"))
+                acked = self.acks.get(new_status or "")
+                self.ctx.writer.add(
+                    "ws_events",
+                    {
+                        "order_id": self.order_id,
+                        "event_type": ev.get("event_type"),
+                        "new_status": new_status,
+                        "acked_ts": acked,
+                        "received_ts": received,
+                        "delay_ms": None if acked is None else (received - acked) * 1000,
+                        "worker": self.ctx.share,
+                    },
+                )
+        self.ctx.writer.add(
+            "journeys",
+            {
+                "journey_id": self.plan.key,
+                "kind": self.plan.kind,
+                "planned_ts": planned,
+                "start_ts": start,
+                "end_ts": time.time(),
+                "outcome": outcome,
+                "final_status": self.last_status,
+                "order_id": self.order_id,
+                "failure_reason": reason,
+                "worker": self.ctx.share,
+            },
+        )
+
+    @staticmethod
+    def _wait_until(ts: float) -> None:
+        delay = ts - time.time()
+        if delay > 0:
+            gevent.sleep(delay)
+
+    # ------------------------------------------------------------------ one step
+    def step(self, call: PlannedCall, intended: float) -> None:
+        op, params = call.operation, call.params
+        background = bool(params.get("background"))
+        if op != "place_order" and ENDPOINTS[op].path.count("{order_id}") and not self.order_id:
+            raise JourneyFailed(f"{call.endpoint}: no order id (checkout did not succeed)")
+        who = self._identity(call, intended)
+        method, url, body, query = self._request(call)
+        refusal = call.expected not in ("ok", "", "success") or bool(params.get("wrong_otp"))
+        status, data, reason = self._send(
+            call.endpoint,
+            method,
+            url,
+            who,
+            body,
+            query,
+            intended,
+            call.role,
+            background,
+            True,
+            lambda st, js: (
+                checks.check_refusal(op, st)
+                if refusal
+                else checks.check_success(op, st, js, params, self.plan.payment_method)
+            ),
+        )
+        if reason is not None:
+            if background:
+                return  # background traffic is recorded; it never decides a journey
+            raise JourneyFailed(f"{call.endpoint} as {call.role}: {reason}")
+        if refusal:
+            return
+        self._learn(op, params, status, data)
+
+    def _learn(self, op: str, params: dict[str, Any], status: int, data: Any) -> None:
+        if not isinstance(data, dict):
+            return
+        if op == "place_order":
+            self.order_id = data["id"]
+            if self.plan.ws and self.customer is not None:
+                self.sub = Subscription(
+                    self.host, self.order_id, self.customer.token, self.client.request_event
+                )
+        rider = data.get("delivery_person")
+        if isinstance(rider, str) and rider:
+            self.rider_id = rider
+        if op == "get_otp":
+            self.otps[str(data.get("type") or params.get("otp_type", "delivery"))] = data["otp"]
+        reported = checks.reported_status(op, data)
+        if reported is not None and op not in ("get_otp", "resend_otp", "verify_otp"):
+            if op in checks.MOVES_TO or op in ("place_order", "record_payment"):
+                self.acks.setdefault(reported, time.time())
+            self.last_status = reported
+
+    # ------------------------------------------------------------------ requests
+    def _request(
+        self, call: PlannedCall
+    ) -> tuple[str, str, dict[str, Any] | None, dict[str, str] | None]:
+        op, p = call.operation, call.params
+        ep = ENDPOINTS[op]
+        url = ep.url(self.order_id) if "{order_id}" in ep.path else ep.path
+        body: dict[str, Any] | None = None
+        query: dict[str, str] | None = None
+        if op == "place_order":
+            assert self.vendor is not None
+            menu = self.vendor.menu
+            items = [
+                {
+                    "name": m.name,
+                    "quantity": 1 + (self.plan.index + i) % 2,
+                    "unit_price": m.unit_price,
+                }
+                for i, m in enumerate(menu[: 1 + self.plan.index % min(2, len(menu))])
+            ]
+            body = {
+                "vendor": self.vendor.id,
+                "items": items,
+                "delivery_address": self.address.as_json(),
+                "payment_method": self.plan.payment_method,
+            }
+        elif op == "record_payment":
+            body = {
+                "status": "success" if p.get("success", True) else "failed",
+                "transaction_id": f"lt-{self.plan.key}",
+            }
+        elif op == "confirm":
+            body = {"estimated_prep_time": int(p.get("estimated_prep_time", 20))}
+        elif op in ("reject", "cancel"):
+            body = {"reason": str(p.get("reason") or "Load test")}
+        elif op in ("pickup", "complete_delivery"):
+            kind = "pickup" if op == "pickup" else "delivery"
+            code = self.otps.get(kind, "")
+            if p.get("wrong_otp"):
+                code = f"{(int(code or 0) + 1) % 1_000_000:06d}"
+            body = {"otp": code}
+            if op == "complete_delivery":
+                body["delivery_notes"] = "Delivered by load test"
+        elif op == "verify_otp":
+            kind = str(p.get("otp_type", "delivery"))
+            body = {"otp": self.otps.get(kind, ""), "type": kind}
+        elif op == "resend_otp":
+            body = {"type": str(p.get("otp_type", "delivery"))}
+        elif op == "get_otp":
+            query = {"type": str(p.get("otp_type", "delivery"))}
+        elif op == "update_status":
+            body = {k: p[k] for k in ("status_code", "reason", "metadata") if k in p}
+        elif op in ("set_rider_availability", "update_rider_location"):
+            lat, lon = self._rider_position(p)
+            body = {"latitude": lat, "longitude": lon}
+            if op == "set_rider_availability":
+                body["available"] = bool(p.get("available", True))
+        elif op == "list_orders":
+            query = {k: str(p[k]) for k in ("status", "include_cancelled", "page") if k in p}
+        return ep.method, url, body, query
+
+    def _rider_position(self, p: dict[str, Any]) -> tuple[float, float]:
+        if "latitude" in p and "longitude" in p:
+            return float(p["latitude"]), float(p["longitude"])
+        vendors = self.ctx.identities.vendors
+        v = vendors[int(p.get("identity", self.plan.index)) % len(vendors)]
+        jitter = ((self.plan.index * 7919) % 100) / 100_000
+        return round(v.latitude + jitter, 6), round(v.longitude - jitter, 6)
+
+    def _identity(self, call: PlannedCall, intended: float) -> Identity:
+        ids = self.ctx.identities
+        role, p = call.role, call.params
+        if role == "customer":
+            return self.customer
+        if role == "restaurant":
+            if self.restaurant is None:
+                raise JourneyFailed(f"no restaurant token for vendor {self.vendor}")
+            return self.restaurant
+        if role == "system":
+            return ids.system[0]
+        if role != "rider":
+            raise JourneyFailed(f"unknown role {role!r} in the schedule")
+        if "identity" in p or self.order_id is None:
+            return ids.riders[int(p.get("identity", self.plan.index)) % len(ids.riders)]
+        return self._assigned_rider(intended)
+
+    def _assigned_rider(self, intended: float) -> Identity:
+        """The rider the server gave this order: from the WebSocket's ``order.assigned`` event
+        or an earlier response if we saw one, else by reading the order until it names one."""
+        if self.rider is not None:
+            return self.rider
+        if self.rider_id is None and self.sub is not None:
+            self.rider_id = self.sub.rider()
+        deadline = time.time() + self.ctx.rider_wait_s
+        pause = 0.05
+        while self.rider_id is None:
+            assert self.order_id is not None
+            _, data, reason = self._send(
+                GET_ORDER.name,
+                "GET",
+                GET_ORDER.url(self.order_id),
+                self.customer,
+                None,
+                None,
+                max(intended, time.time()),
+                "customer",
+                False,
+                False,
+                lambda st, js: checks.check_success("get_order", st, js, {}, ""),
+            )
+            if reason is None and isinstance(data, dict):
+                rider = data.get("delivery_person")
+                if isinstance(rider, str) and rider:
+                    self.rider_id = rider
+                    break
+            if time.time() + pause > deadline:
+                raise JourneyFailed(
+                    f"no rider assigned within {self.ctx.rider_wait_s:g} s of the rider's step"
+                )
+            gevent.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        rider = self.ctx.identities.rider(self.rider_id)
+        if rider is None:
+            raise JourneyFailed(
+                f"order assigned to rider {self.rider_id}, for whom "
+                f"{self.ctx.identities.source} has no token"
+            )
+        self.rider = rider
+        return rider
+
+    def _send(
+        self,
+        name: str,
+        method: str,
+        url: str,
+        who: Identity,
+        body: dict[str, Any] | None,
+        query: dict[str, str] | None,
+        intended: float,
+        role: str,
+        background: bool,
+        planned: bool,
+        check: Any,
+    ) -> tuple[int, Any, str | None]:
+        """One request, checked and recorded. Idempotent reads are retried on a transient
+        failure with exponential back-off, as the spec's best practices ask of clients."""
+        attempts = 3 if method == "GET" else 1
+        for attempt in range(attempts):
+            self.ctx.bounds.take()
+            start = time.time()
+            with self.client.request(
+                method,
+                url,
+                name=name,
+                json=body,
+                params=query,
+                headers=who.auth,
+                catch_response=True,
+            ) as resp:
+                end = time.time()
+                status = int(resp.status_code or 0)
+                data: Any = None
+                if resp.content:
+                    try:
+                        data = resp.json()
+                    except ValueError:
+                        data = None
+                reason = check(status, data)
+                if status == 0:
+                    err = getattr(resp, "error", None)
+                    reason = (
+                        f"connection error: {type(err).__name__}: {err}"
+                        if err
+                        else (reason or "connection error")
+                    )
+                if reason is None:
+                    resp.success()
+                else:
+                    detail = data.get("detail") if isinstance(data, dict) else None
+                    if detail and status >= 400:
+                        reason = f"{reason} ({detail})"
+                    resp.failure(reason)
+                self.ctx.writer.add(
+                    "requests",
+                    {
+                        "intended_ts": intended,
+                        "start_ts": start,
+                        "end_ts": end,
+                        "endpoint": name,
+                        "method": method,
+                        "role": role,
+                        "status": status,
+                        "bytes": len(resp.content or b""),
+                        "error": reason,
+                        "journey": BACKGROUND if background else self.plan.kind,
+                        "journey_id": self.plan.key,
+                        "order_id": self.order_id,
+                        "worker": self.ctx.share,
+                        "planned": planned and attempt == 0,
+                    },
+                )
+            if reason is None or status not in checks.TRANSIENT or attempt == attempts - 1:
+                return status, data, reason
+            gevent.sleep(0.05 * 2**attempt)
+            intended = time.time()
+        raise AssertionError("unreachable")

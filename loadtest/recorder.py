@@ -1,0 +1,105 @@
+"""Rows go to disk while the run is going, as small self-contained Parquet parts, so that an
+interrupted or crashed run still leaves everything up to the last flush readable; the parts are
+merged into one file per table when the run ends (``merge_parts``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loadtest.tables import TABLES
+
+PARTS = "parts"
+
+
+class PartWriter:
+    """Buffers rows per table; ``flush`` writes each non-empty buffer as one Parquet part named
+    by table, writer and sequence number (atomically: written aside, then renamed)."""
+
+    def __init__(self, run_dir: Path, writer: int, flush_rows: int = 20_000) -> None:
+        self.dir = run_dir / PARTS
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.writer = writer
+        self.flush_rows = flush_rows
+        self.buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+        self.counts: dict[str, int] = dict.fromkeys(TABLES, 0)
+        self.seq = 0
+        self.marked_at_seq: int | None = None
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        buf = self.buffers[table]
+        buf.append(row)
+        if len(buf) >= self.flush_rows:
+            self._write(table)
+
+    def flush(self) -> None:
+        for table in TABLES:
+            self._write(table)
+
+    def _write(self, table: str) -> None:
+        rows = self.buffers[table]
+        if not rows:
+            return
+        self.buffers[table] = []
+        schema = TABLES[table]
+        batch = pa.Table.from_pylist(rows, schema=schema)
+        self.seq += 1
+        self.dir.mkdir(parents=True, exist_ok=True)  # a late flush after a merge still lands
+        final = self.dir / f"{table}.w{self.writer:03d}.{self.seq:06d}.parquet"
+        tmp = final.with_suffix(".tmp")
+        pq.write_table(batch, tmp)
+        os.replace(tmp, final)
+        self.counts[table] += len(rows)
+
+    def mark_done(self) -> None:
+        """Flush, and say this writer has nothing more (again only if it wrote since)."""
+        self.flush()
+        if self.marked_at_seq == self.seq:
+            return
+        self.marked_at_seq = self.seq
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / f"done.w{self.writer:03d}").write_text(f"{time.time()}\n")
+
+
+def done_writers(run_dir: Path) -> set[int]:
+    return {int(p.name.split(".w")[1]) for p in (run_dir / PARTS).glob("done.w*")}
+
+
+def merge_parts(run_dir: Path, *, keep_parts: bool = False) -> dict[str, int]:
+    """Concatenate every part of each table into ``TABLE.parquet`` (sorted by time); tables
+    without rows still get a file with the right columns. Returns row counts."""
+    parts_dir = run_dir / PARTS
+    counts: dict[str, int] = {}
+    for table, schema in TABLES.items():
+        files = sorted(parts_dir.glob(f"{table}.w*.parquet")) if parts_dir.exists() else []
+        pieces = [pq.read_table(f, schema=schema) for f in files]
+        existing = run_dir / f"{table}.parquet"
+        if existing.exists():
+            if not files:
+                counts[table] = pq.read_metadata(existing).num_rows
+                continue
+            pieces.insert(0, pq.read_table(existing, schema=schema))  # rows flushed after a merge
+        merged = pa.concat_tables(pieces) if pieces else schema.empty_table()
+        sort_key = {"requests": "intended_ts", "journeys": "planned_ts", "ws_events": "received_ts"}
+        if merged.num_rows:
+            merged = merged.sort_by([(sort_key[table], "ascending")])
+        tmp = run_dir / f".{table}.parquet.tmp"
+        pq.write_table(merged, tmp)
+        os.replace(tmp, existing)
+        counts[table] = merged.num_rows
+        if not keep_parts:
+            for f in files:
+                f.unlink()
+    if parts_dir.exists() and not keep_parts:
+        for f in parts_dir.glob("done.w*"):
+            f.unlink()
+        for f in parts_dir.glob("*.tmp"):
+            f.unlink()
+        if not any(parts_dir.iterdir()):
+            parts_dir.rmdir()
+    return counts
