@@ -8,15 +8,38 @@ reader of the spec's examples would.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
 
 
 def _price(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError(f"expected a decimal string like '12.50' or a whole number, got {value!r}")
     return str(value)
+
+
+def _finite(value: object) -> object:
+    """Free-form metadata is kept in the history and sent back as JSON, which has no NaN."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("numbers must be finite (no NaN or Infinity)")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
 
 
 Price = Annotated[str, BeforeValidator(_price), Field(examples=["374.00"])]
@@ -55,7 +78,7 @@ class ConfirmIn(Body):
 class StatusIn(Body):
     status_code: str = Field(examples=["ORDER_CONFIRMED"])
     reason: str | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Annotated[dict[str, Any] | None, AfterValidator(_finite)] = None
 
 
 class CancelIn(Body):

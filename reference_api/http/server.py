@@ -73,7 +73,8 @@ def parse_policy(pairs: Sequence[str]) -> Policy:
         try:
             changes[name] = Decimal(raw) if kind is Decimal else kind(raw)
         except (ValueError, ArithmeticError):
-            raise ValueError(f"--policy {pair!r}: expected a {kind.__name__}") from None
+            wanted = {int: "a whole number", float: "a number"}.get(kind, "a decimal number")
+            raise ValueError(f"--policy {pair!r}: expected {wanted}") from None
     return Policy().with_overrides(**changes)
 
 
@@ -138,8 +139,12 @@ def serve(
 ) -> None:
     import uvicorn
 
-    app = build_app(settings, secret)
     sock = bind(host, port)
+    try:
+        app = build_app(settings, secret)
+    except BaseException:
+        sock.close()
+        raise
     actual = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     announce(

@@ -152,6 +152,14 @@ async def test_generic_status_endpoint_accepts_aliases_and_names_bad_codes(api: 
     assert unknown.status_code == 422
     assert unknown.json()["field"] == "body.status_code"
     assert "TELEPORTED" in unknown.json()["detail"]
+    nan = await api.call(
+        rest,
+        "POST",
+        url,
+        content=b'{"status_code": "ORDER_CONFIRMED", "metadata": {"x": [NaN]}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert nan.status_code == 422 and nan.json()["field"] == "body.metadata"
     wrong_type = await api.call(rest, "POST", url, json={"status_code": 7})
     assert wrong_type.status_code == 422 and wrong_type.json()["field"] == "body.status_code"
     moved = await api.ok(

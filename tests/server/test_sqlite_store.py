@@ -1,0 +1,185 @@
+"""The SQLite store against the store port: nested transactions, what commits and what rolls
+back, the identity map, and everything the service keeps surviving a reopen."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from reference_api import bootstrap
+from reference_api.clock import ManualClock
+from reference_api.errors import OtpInvalid, ValidationFailed
+from reference_api.fixtures import build_fixtures, seed
+from reference_api.model import Timer, User
+from reference_api.roles import SYSTEM_ACTOR
+from reference_api.service import OrderService
+from reference_api.store.base import OrderQuery
+from reference_api.store.sqlite import SqliteStore
+
+
+def _service(path: Path, clock: ManualClock) -> OrderService:
+    svc = bootstrap(clock=clock, store=SqliteStore(path), seed=None)
+    seed(svc, build_fixtures(2, 3, 2))
+    return svc
+
+
+def _place(svc: OrderService, customer_index: int = 0) -> str:
+    fx = build_fixtures(2, 3, 2)
+    order = svc.place_order(
+        fx.customers[customer_index],
+        vendor_id=fx.vendors[0].id,
+        items=[{"name": "Margherita", "quantity": 2, "unit_price": "374.00"}],
+        delivery_address={"latitude": 19.07, "longitude": 72.87},
+    )
+    return str(order["id"])
+
+
+def test_settings_wal_and_normal_sync(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    with pytest.raises(ValueError, match="synchronous"):
+        SqliteStore(tmp_path / "t.db", synchronous="SOMETIMES")
+
+
+def test_nested_transactions_commit_once_at_the_outermost(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SqliteStore(path)
+    other = sqlite3.connect(path)
+    with store.transaction():
+        with store.transaction():
+            store.add_user(User("u1", "One", "customer"))
+        assert store.in_transaction
+        assert other.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0  # not yet
+    assert not store.in_transaction
+    assert other.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
+
+
+def test_domain_errors_commit_other_errors_roll_back(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    with pytest.raises(OtpInvalid), store.transaction():
+        store.add_user(User("kept", "Kept", "customer"))
+        with store.transaction():
+            raise OtpInvalid("wrong code; the counted attempt must stay")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.add_user(User("lost", "Lost", "customer"))
+        raise RuntimeError("a bug")
+    assert store.get_user("kept") is not None
+    assert store.get_user("lost") is None
+    with store.transaction():  # usable again after both
+        store.add_user(User("after", "After", "customer"))
+    assert store.get_user("after") is not None
+
+
+def test_identity_map_within_a_transaction_only(tmp_path: Path) -> None:
+    svc = _service(tmp_path / "s.db", ManualClock())
+    oid = _place(svc)
+    store = svc.store
+    assert isinstance(store, SqliteStore)
+    with store.transaction():
+        a = store.get_order(oid)
+        b = store.get_order(oid)
+        assert a is b
+        _, listed = store.query_orders(OrderQuery())
+        assert any(o is a for o in listed)
+    assert store.get_order(oid) is not store.get_order(oid)
+
+
+def test_a_wrong_otp_attempt_persists_through_the_service(tmp_path: Path) -> None:
+    clock = ManualClock()
+    svc = _service(tmp_path / "s.db", clock)
+    fx = build_fixtures(2, 3, 2)
+    oid = _place(svc)
+    rest = fx.restaurants[0]
+    svc.confirm(rest, oid)
+    svc.start_preparing(rest, oid)
+    svc.mark_ready(rest, oid)
+    rider_id = svc.get_order(SYSTEM_ACTOR, oid)["delivery_person"]
+    rider = next(r for r in fx.riders if r.user_id == rider_id)
+    code = svc.get_otp(rest, oid, otp_type="pickup")["otp"]
+    wrong = "000000" if code != "000000" else "111111"
+    with pytest.raises(OtpInvalid), svc.store.transaction():
+        svc.pickup(rider, oid, otp=wrong)
+    reopened = SqliteStore(tmp_path / "s.db")
+    order = reopened.get_order(oid)
+    assert order is not None and order.otps["pickup"].attempts == 1
+
+
+def test_everything_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    clock = ManualClock()
+    svc = _service(path, clock)
+    fx = build_fixtures(2, 3, 2)
+    oid = _place(svc)
+    svc.confirm(fx.restaurants[0], oid, estimated_prep_time=15)
+    online = svc.place_order(
+        fx.customers[1],
+        vendor_id=fx.vendors[1].id,
+        items=[{"name": "Soup", "quantity": 1, "unit_price": "99.50"}],
+        delivery_address={"latitude": 19.0, "longitude": 72.9, "title": "Work"},
+        payment_method="online",
+    )["id"]
+    svc.record_payment(SYSTEM_ACTOR, online, success=True, reference="t-1")
+    svc.cancel(fx.customers[1], online, reason="no longer hungry")
+    before = {o: svc.get_order(SYSTEM_ACTOR, o) for o in (oid, online)}
+    history = {o: svc.history(SYSTEM_ACTOR, o) for o in (oid, online)}
+    due = svc.next_timer_due()
+    svc.store.close()  # type: ignore[attr-defined]
+
+    again = bootstrap(clock=clock, store=SqliteStore(path), seed=None)
+    assert {o: again.get_order(SYSTEM_ACTOR, o) for o in (oid, online)} == before
+    assert {o: again.history(SYSTEM_ACTOR, o) for o in (oid, online)} == history
+    assert again.next_timer_due() == due
+    clock.advance(10_000)
+    fired = again.process_due_timers()
+    clock.advance(10_000)
+    fired += again.process_due_timers()
+    assert ("refund_step", online, "refund_processing") in fired
+    assert ("refund_step", online, "refund_completed") in fired
+    assert again.get_order(SYSTEM_ACTOR, online)["order_status"] == "REFUND_COMPLETED"
+
+
+def test_queries_match_the_memory_store(tmp_path: Path) -> None:
+    """Both stores answer the service's reads the same way for the same calls."""
+    results = []
+    for store in (None, SqliteStore(tmp_path / "s.db")):
+        clock = ManualClock()
+        svc = bootstrap(clock=clock, store=store, seed=7)
+        fx = build_fixtures(2, 3, 1)
+        seed(svc, fx)
+        ids = []
+        for i in range(6):
+            clock.advance(30)
+            ids.append(_place(svc, i % 3))
+        svc.confirm(fx.restaurants[0], ids[0])
+        svc.confirm(fx.restaurants[0], ids[1])  # waits: one rider only
+        svc.cancel(fx.customers[2], ids[2], reason="x")
+        with pytest.raises(ValidationFailed):
+            svc.list_orders(fx.customers[0], page=0)
+        results.append(
+            (
+                svc.list_orders(fx.customers[0], page_size=1),
+                svc.list_orders(fx.customers[2], include_cancelled=True),
+                svc.list_orders(SYSTEM_ACTOR, status="ORDER_PLACED", page=2, page_size=2),
+                svc.restaurant_queue(fx.restaurants[0]),
+                svc.available_orders(SYSTEM_ACTOR),
+                svc.list_orders(fx.riders[0]),
+            )
+        )
+    assert results[0] == results[1]
+
+
+def test_timers_pop_in_due_order(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    with store.transaction():
+        for due, kind in ((30.0, "c"), (10.0, "a"), (20.0, "b"), (10.0, "a2")):
+            store.add_timer(Timer(due, kind, "o"))
+    assert store.next_timer_due() == 10.0
+    with store.transaction():
+        assert [t.kind for t in store.pop_due_timers(20.0)] == ["a", "a2", "b"]
+    assert store.next_timer_due() == 30.0
+    with store.transaction():
+        assert store.pop_due_timers(20.0) == []
