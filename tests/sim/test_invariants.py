@@ -1,0 +1,169 @@
+"""Whatever the settings: orders are conserved, every history is a legal path of the transition
+table, the logs agree with each other, and the unhappy paths all happen when provoked."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import pytest
+
+from reference_api.statuses import ACTIVE, DELIVERY_PARTNER_ASSIGNED, TRANSITIONS, OrderStatus
+from tests.sim.conftest import Run, load, run_scenario
+
+S = OrderStatus
+
+
+@pytest.fixture(scope="module")
+def stressed() -> Run:
+    """The cancellation scenario, cut short so that some orders are still in flight at the end."""
+    s = load("cancellations", ["period.duration_h=1.5", "period.drain_h=0.25"])
+    return run_scenario(s, seed=11, replications=2)
+
+
+@pytest.fixture(scope="module")
+def cancellations() -> Run:
+    return run_scenario(load("cancellations"), seed=11, replications=2)
+
+
+def test_conservation_placed_equals_outcomes_plus_in_flight(stressed: Run) -> None:
+    orders = stressed.frame("orders")
+    calls = stressed.frame("api_calls")
+    for rep, o in orders.groupby("replication"):
+        placed = len(o)
+        status = o.final_status.astype(str)
+        reason = o.cancel_reason.astype(str)
+        delivered = (status == "DELIVERED").sum()
+        rejected = (reason == "restaurant_rejected").sum()
+        failed = (status == "PAYMENT_FAILED").sum()
+        cancelled = (
+            status.isin(["CANCELLED", "REFUND_COMPLETED"]) & (reason != "restaurant_rejected")
+        ).sum()
+        in_flight = status.isin([s.value for s in ACTIVE]).sum()
+        assert (reason[status.isin([s.value for s in ACTIVE])] == "").all()
+        assert placed == delivered + cancelled + rejected + failed + in_flight
+        assert in_flight > 0, "the short drain should leave orders in flight"
+        placed_calls = calls[
+            (calls.replication == rep)
+            & (calls.endpoint == "POST /api/orders/")
+            & (calls.outcome == "ok")
+        ]
+        assert len(placed_calls) == placed
+        assert sorted(o.order_idx) == list(range(placed))
+
+
+def legal_path(statuses: list[str]) -> bool:
+    path = [s for s in statuses if s != DELIVERY_PARTNER_ASSIGNED]
+    path = [s for i, s in enumerate(path) if i == 0 or s != path[i - 1]]
+    if path[:2] == ["ORDER_PLACED", "PAYMENT_PENDING"]:  # online orders (D3)
+        path = path[1:]
+    if path[0] not in ("ORDER_PLACED", "PAYMENT_PENDING"):
+        return False
+    return all(S(b) in TRANSITIONS[S(a)] for a, b in itertools.pairwise(path))
+
+
+def test_every_history_is_a_legal_path_and_ends_in_the_final_status(stressed: Run) -> None:
+    events = stressed.frame("events").sort_values(["replication", "order_idx", "seq"])
+    orders = stressed.frame("orders").set_index(["replication", "order_idx"])
+    checked = 0
+    for key, hist in events.groupby(["replication", "order_idx"]):
+        statuses = hist.status.astype(str).tolist()
+        assert legal_path(statuses), (key, statuses)
+        last = [s for s in statuses if s != DELIVERY_PARTNER_ASSIGNED][-1]
+        assert last == str(orders.loc[key, "final_status"])
+        checked += 1
+    assert checked == len(orders)
+
+
+def test_the_path_checker_rejects_illegal_paths() -> None:
+    assert legal_path(["ORDER_PLACED", "ORDER_CONFIRMED", "PREPARING"])
+    assert not legal_path(["ORDER_PLACED", "PREPARING"])
+    assert not legal_path(["ORDER_PLACED", "ORDER_CONFIRMED", "DELIVERED"])
+    assert not legal_path(["ORDER_CONFIRMED"])
+
+
+def test_phase_timestamps_are_ordered(stressed: Run) -> None:
+    o = stressed.frame("orders")
+    chain = ["placed", "confirmed", "prep_start", "ready", "picked_up", "out_for_delivery"]
+    for a, b in itertools.pairwise(chain):
+        both = o[[a, b]].dropna()
+        assert (both[b] >= both[a]).all(), (a, b)
+    done = o.dropna(subset=["delivered"])
+    assert (done.delivered >= done.out_for_delivery).all()
+    assert (done.rider_arrived <= done.picked_up).all()
+
+
+def test_every_cancel_path_and_otp_retry_happens(cancellations: Run) -> None:
+    o = cancellations.frame("orders")
+    reasons = o.cancel_reason.astype(str).value_counts()
+    for reason in (
+        "customer_changed_mind",
+        "customer_impatient",
+        "restaurant_out_of_stock",
+        "restaurant_rejected",
+        "confirm_timeout",
+        "pickup_timeout",
+        "payment_declined",
+        "payment_timeout",
+    ):
+        assert reasons.get(reason, 0) > 0, reason
+    actors = o[o.cancel_reason.astype(str) != ""].cancel_actor.astype(str).value_counts()
+    assert {"customer", "restaurant", "system"} <= {a for a, n in actors.items() if n > 0}
+    calls = cancellations.frame("api_calls")
+    outcomes = calls.groupby(["endpoint", "outcome"], observed=True).size()
+    assert outcomes.get(("POST /api/orders/[id]/pickup/", "otp_invalid"), 0) > 0
+    assert outcomes.get(("POST /api/orders/[id]/complete-delivery/", "otp_invalid"), 0) > 0
+    assert outcomes.get(("POST /api/orders/[id]/otp/resend/", "ok"), 0) > 0
+    # customers pressing cancel after preparation started are refused, and that is logged
+    assert outcomes.get(("POST /api/orders/[id]/cancel/", "invalid_transition"), 0) > 0
+    refunds = o.refund_status.astype(str).value_counts()
+    assert refunds.get("completed", 0) > 0 and refunds.get("failed", 0) > 0
+    assert (o.final_status.astype(str) == "REFUND_COMPLETED").sum() == refunds["completed"]
+
+
+def test_timeline_replays_exactly_the_order_calls(cancellations: Run) -> None:
+    calls = cancellations.frame("api_calls")
+    tl = cancellations.frame("timeline")
+    per_order = calls[calls.order_idx >= 0]
+    assert len(tl) == len(per_order)
+    first = tl[tl.seq == 0]
+    assert (first.endpoint.astype(str) == "POST /api/orders/").all()
+    assert (first.offset_s == 0).all()
+    assert (tl.groupby(["replication", "order_idx"]).offset_s.diff().dropna() >= 0).all()
+    wrong = tl[tl.params.astype(str).str.contains('"wrong_otp":true')]
+    assert len(wrong) > 0 and (wrong.expected_outcome.astype(str) != "ok").all()
+    confirms = tl[tl.endpoint.astype(str).str.endswith("/confirm/")]
+    assert confirms.params.astype(str).str.contains("estimated_prep_time").all()
+    orders = cancellations.frame("orders")
+    merged = first.merge(orders, on=["replication", "order_idx"])
+    assert (merged.arrival_s == merged.placed).all()
+    assert (merged.vendor_idx_x == merged.vendor_idx_y).all()
+    assert (merged.payment_method_x.astype(str) == merged.payment_method_y.astype(str)).all()
+
+
+def test_resource_samples_are_consistent(cancellations: Run) -> None:
+    res = cancellations.frame("resources")
+    riders = cancellations.scenario.fleet.riders
+    assert (res.riders_off + res.riders_idle + res.riders_busy == riders).all()
+    states = [
+        c
+        for c in res.columns
+        if c.startswith("orders_") and c not in ("orders_in_system", "orders_waiting_for_rider")
+    ]
+    assert (res[states].sum(axis=1) == res.orders_in_system).all()
+    assert (res[res.columns.drop("replication")] >= 0).all().all()
+    assert isinstance(res, pd.DataFrame)
+
+
+def test_common_random_numbers_across_fleet_sizes() -> None:
+    """Changing the fleet must not change who orders what, when, or how long it cooks."""
+    small = run_scenario(load("baseline", ["fleet.riders=20"]), seed=4)
+    large = run_scenario(load("baseline", ["fleet.riders=60"]), seed=4)
+    a, b = small.frame("orders"), large.frame("orders")
+    cols = ["placed", "vendor_idx", "customer_idx", "payment_method"]
+    assert a[cols].astype(str).equals(b[cols].astype(str))
+    prep_a = (a.ready - a.prep_start).dropna()
+    prep_b = (b.ready - b.prep_start).dropna()
+    common = prep_a.index.intersection(prep_b.index)
+    assert len(common) > 50
+    assert (prep_a[common] - prep_b[common]).abs().max() < 1e-6
