@@ -20,6 +20,7 @@ from loadtest.ws import Subscription
 from reference_api.endpoints import ENDPOINTS
 
 GET_ORDER = ENDPOINTS["get_order"]
+PLACE_ORDER = ENDPOINTS["place_order"].name
 
 
 class JourneyFailed(Exception):
@@ -122,7 +123,7 @@ class Journey:
             raise JourneyFailed(f"{call.endpoint}: no order id (checkout did not succeed)")
         who = self._identity(call, intended)
         method, url, body, query = self._request(call)
-        refusal = call.expected not in ("ok", "", "success") or bool(params.get("wrong_otp"))
+        refusal = not call.succeeds and op != "resend_otp"  # a resend may go either way (D7)
         status, data, reason = self._send(
             call.endpoint,
             method,
@@ -206,7 +207,7 @@ class Journey:
         elif op in ("pickup", "complete_delivery"):
             kind = "pickup" if op == "pickup" else "delivery"
             code = self.otps.get(kind, "")
-            if p.get("wrong_otp"):
+            if not call.succeeds:  # planned to be refused (a typo, or a code gone stale)
                 code = f"{(int(code or 0) + 1) % 1_000_000:06d}"
             body = {"otp": code}
             if op == "complete_delivery":
@@ -232,6 +233,10 @@ class Journey:
     def _rider_position(self, p: dict[str, Any]) -> tuple[float, float]:
         if "latitude" in p and "longitude" in p:
             return float(p["latitude"]), float(p["longitude"])
+        if p.get("at") == "customer":
+            return self.address.latitude, self.address.longitude
+        if p.get("at") == "restaurant" and self.vendor is not None:
+            return self.vendor.latitude, self.vendor.longitude
         vendors = self.ctx.identities.vendors
         v = vendors[int(p.get("identity", self.plan.index)) % len(vendors)]
         jitter = ((self.plan.index * 7919) % 100) / 100_000
@@ -288,7 +293,7 @@ class Journey:
                     f"no rider assigned within {self.ctx.rider_wait_s:g} s of the rider's step"
                 )
             gevent.sleep(pause)
-            pause = min(pause * 2, 1.0)
+            pause = min(pause * 2, 0.5)
         rider = self.ctx.identities.rider(self.rider_id)
         if rider is None:
             raise JourneyFailed(
@@ -350,6 +355,9 @@ class Journey:
                     if detail and status >= 400:
                         reason = f"{reason} ({detail})"
                     resp.failure(reason)
+                order_id = self.order_id
+                if order_id is None and name == PLACE_ORDER and isinstance(data, dict):
+                    order_id = data.get("id") if isinstance(data.get("id"), str) else None
                 self.ctx.writer.add(
                     "requests",
                     {
@@ -364,7 +372,7 @@ class Journey:
                         "error": reason,
                         "journey": BACKGROUND if background else self.plan.kind,
                         "journey_id": self.plan.key,
-                        "order_id": self.order_id,
+                        "order_id": order_id,
                         "worker": self.ctx.share,
                         "planned": planned and attempt == 0,
                     },

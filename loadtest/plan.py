@@ -53,6 +53,11 @@ class PlannedCall:
     def endpoint(self) -> str:
         return ENDPOINTS[self.operation].name
 
+    @property
+    def succeeds(self) -> bool:
+        """Whether the source expects this call to be accepted."""
+        return self.expected in ("ok", "", "success") and not self.params.get("wrong_otp")
+
 
 @dataclass(frozen=True, slots=True)
 class PlannedOrder:
@@ -129,6 +134,8 @@ def classify(calls: Iterable[PlannedCall], payment_method: str) -> str:
     """The journey kind an order's calls amount to."""
     ops: dict[str, PlannedCall] = {}
     for c in calls:
+        if not c.succeeds:
+            continue  # a refused call (wrong OTP, a cancel too late) does not decide the path
         ops.setdefault(c.operation, c)
         if c.operation == "cancel":
             ops["cancel"] = c

@@ -24,18 +24,20 @@ ROLES = frozenset({"customer", "restaurant", "rider", "system"})
 
 #: Timeline columns we read, and the names the simulation may give them.
 TIMELINE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "order": ("order_key", "order", "order_id", "order_index"),
+    "order": ("order_idx", "order_key", "order", "order_id", "order_index"),
     "arrival": ("arrival_s", "order_arrival_s", "arrival"),
     "offset": ("offset_s", "offset"),
     "role": ("role",),
     "endpoint": ("endpoint", "endpoint_name", "name"),
     "params": ("params", "params_json"),
     "payment": ("payment_method", "payment"),
-    "vendor": ("vendor_index", "vendor"),
-    "customer": ("customer_index", "customer"),
-    "expected": ("expected", "expected_outcome", "outcome"),
+    "vendor": ("vendor_idx", "vendor_index", "vendor"),
+    "customer": ("customer_idx", "customer_index", "customer"),
+    "expected": ("expected_outcome", "expected", "outcome"),
+    "replication": ("replication",),
+    "seq": ("seq",),
 }
-OPTIONAL = frozenset({"params", "payment", "vendor", "customer", "expected"})
+OPTIONAL = frozenset({"params", "payment", "vendor", "customer", "expected", "replication", "seq"})
 
 
 def plan_from_scenario(
@@ -98,9 +100,15 @@ def plan_from_trace(
             cols[key] = found
     rows = table.select(list(cols.values())).to_pylist()
     by_order: dict[Any, list[dict[str, Any]]] = {}
+    replication = None
+    if "replication" in cols and rows:
+        replication = min(row[cols["replication"]] for row in rows)  # replay the first one
     for n, row in enumerate(rows):
         r = {key: row[col] for key, col in cols.items()}
+        if replication is not None and r["replication"] != replication:
+            continue
         r["_row"] = n
+        r.setdefault("seq", n)
         by_order.setdefault(r["order"], []).append(r)
     horizon = duration_s * speedup
     orders: list[PlannedOrder] = []
@@ -109,7 +117,8 @@ def plan_from_trace(
         arrival = _num(path, calls_raw[0], "arrival")
         if arrival >= horizon:
             continue
-        calls = [_call(path, r) for r in sorted(calls_raw, key=lambda r: (r["offset"], r["_row"]))]
+        ordered = sorted(calls_raw, key=lambda r: (_num(path, r, "offset"), r["seq"], r["_row"]))
+        calls = [_call(path, r) for r in ordered]
         first = calls_raw[0]
         method = str(first.get("payment") or "cod")
         orders.append(
@@ -122,7 +131,7 @@ def plan_from_trace(
                 vendor_index=int(first.get("vendor") or 0),
                 customer_index=int(first.get("customer") or 0),
                 calls=tuple(calls),
-                ws=False,
+                ws=True,  # live tracking by WebSocket (the spec's advice) instead of polling
             )
         )
     if not orders:
