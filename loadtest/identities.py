@@ -197,6 +197,7 @@ def parse_identities(raw: Any, where: str = "tokens") -> Identities:
             )
         return tuple(out)
 
+    roles = {key: idents(key, vendor=key == "restaurants") for key in ROLES}
     vendors = []
     for i, obj in enumerate(items("vendors")):
         at = f"vendors[{i}]"
@@ -237,10 +238,10 @@ def parse_identities(raw: Any, where: str = "tokens") -> Identities:
             )
         )
     ids = Identities(
-        customers=idents("customers"),
-        restaurants=idents("restaurants", vendor=True),
-        riders=idents("riders"),
-        system=idents("system"),
+        customers=roles["customers"],
+        restaurants=roles["restaurants"],
+        riders=roles["riders"],
+        system=roles["system"],
         vendors=tuple(vendors),
         addresses=tuple(addresses),
         source=where,

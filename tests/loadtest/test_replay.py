@@ -11,7 +11,7 @@ import pandas as pd
 from tests.loadtest.conftest import REPO, Server, env, loadtest
 from tests.loadtest.rundir import read_run
 
-SPEEDUP, DURATION = 600.0, 10.0
+SPEEDUP, DURATION = 1200.0, 5.0
 
 
 def test_trace_replay_reproduces_the_request_mix(server: Server, tmp_path: Path) -> None:

@@ -1,0 +1,77 @@
+"""Bad input (tokens files, trace dirs, flags, targets) is one clear message naming what is wrong
+and where, with exit status 2 and no traceback; nothing is sent and no run dir is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from loadtest.identities import IdentityError, load_tokens
+from tests.loadtest.conftest import Server, loadtest
+from tests.loadtest.test_faults import tokens_file
+
+
+def _fails(args: list[str], *needles: str) -> None:
+    proc = loadtest(args, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+def test_bad_flags_and_paths(server: Server, tmp_path: Path) -> None:
+    host = ["--host", server.url]
+    _fails([*host, "--speedup", "0"], "--speedup: must be > 0")
+    _fails([*host, "--workers", "0"], "--workers")
+    _fails(["--host", "localhost:8000"], "--host 'localhost:8000'", "http://")
+    _fails([*host, "nonexistent_scenario"], "nonexistent_scenario", "shipped")
+    _fails([*host, "--tokens", str(tmp_path / "nope.json")], "nope.json", "no such file")
+    _fails([*host, "--trace", str(tmp_path)], "no timeline.parquet")
+    pq.write_table(
+        pa.table({"order_idx": [0], "role": ["customer"]}), tmp_path / "timeline.parquet"
+    )
+    _fails([*host, "--trace", str(tmp_path)], "timeline.parquet", "missing column 'arrival_s'")
+
+
+def test_target_refusing_tokens_or_unreachable(server: Server, tmp_path: Path) -> None:
+    _fails(["--host", server.url, "--tokens", str(tokens_file(tmp_path / "t.json"))],
+           "refused the token", "--tokens FILE")  # fmt: skip
+    _fails(["--host", "http://127.0.0.1:9"], "cannot reach http://127.0.0.1:9/api/orders/")
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "needle"),
+    [
+        ("{not json", ".json", "not valid JSON (line 1"),
+        ("customers:\n  - token: x\n", ".yaml", "customers[0].user_id"),
+        (json.dumps({"customers": []}), ".json", "customers: expected a non-empty list"),
+        ("- a list", ".yml", "expected an object"),
+    ],
+)
+def test_tokens_file_errors_name_the_field(
+    tmp_path: Path, content: str, suffix: str, needle: str
+) -> None:
+    path = tmp_path / f"tokens{suffix}"
+    path.write_text(content)
+    with pytest.raises(IdentityError) as err:
+        load_tokens(path)
+    assert str(path) in str(err.value) and needle in str(err.value)
+
+
+def test_tokens_file_price_and_vendor_checks(tmp_path: Path) -> None:
+    good = json.loads(tokens_file(tmp_path / "t.json").read_text())
+    bad_price = json.loads(json.dumps(good))
+    bad_price["vendors"][0]["menu"][0]["unit_price"] = 1.5
+    (tmp_path / "p.json").write_text(json.dumps(bad_price))
+    with pytest.raises(IdentityError, match=r"vendors\[0\]\.menu\[0\]\.unit_price"):
+        load_tokens(tmp_path / "p.json")
+    orphan = json.loads(json.dumps(good))
+    orphan["restaurants"][0]["vendor_id"] = "elsewhere"
+    (tmp_path / "o.json").write_text(json.dumps(orphan))
+    with pytest.raises(IdentityError, match="no restaurant token has a vendor_id"):
+        load_tokens(tmp_path / "o.json")
+    assert load_tokens(tmp_path / "t.json").vendor(3).id == "v1"
