@@ -33,7 +33,7 @@ class BreachInterval:
             "condition": self.condition,
             "start_s": round(self.start_s, 3),
             "end_s": round(self.end_s, 3),
-            "worst": round(self.worst, 6),
+            "worst": self.worst,
             "shown": self.shown,
         }
 

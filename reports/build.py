@@ -67,6 +67,23 @@ def check_metrics(
         raise RunDirError(str(exc)) from None
 
 
+def evaluate_thresholds(run: RunDir, flags: Sequence[Threshold]) -> Evaluation:
+    """Only the threshold evaluation (no charts): what ``--check`` needs."""
+    thresholds = thresholds_for(run, flags)
+    if run.kind == "loadtest":
+        from reports import loadrun
+
+        return check_metrics(
+            run, thresholds, loadrun.analyse(run, DEFAULT_PERCENTILES, None).metrics
+        )
+    if run.kind == "simulation":
+        from reports import simrun
+
+        s = simrun.analyse(run, thresholds, DEFAULT_PERCENTILES)
+        return check_metrics(run, thresholds, s.metrics)
+    return Evaluation()
+
+
 def analyse_run(
     run: RunDir,
     flags: Sequence[Threshold],
@@ -91,9 +108,10 @@ def analyse_run(
         return sim_report.build(run, s), ev
     from reports import sweep_report, sweeprun
 
+    # A sweep chooses a setting rather than passing or failing: its thresholds pick the
+    # smallest setting that meets them (see the sweep report), so nothing is gated here.
     w = sweeprun.analyse(run, thresholds)
-    ev = check_metrics(run, thresholds, w.metrics)
-    return sweep_report.build(run, w), ev
+    return sweep_report.build(run, w), Evaluation()
 
 
 def build_report(
@@ -129,7 +147,9 @@ def build_report(
         frame.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
         tables.append(path)
     html_path = out / "report.html"
-    html_path.write_text(render(report.title, report.meta, ev, report.sections), encoding="utf-8")
+    html_path.write_text(
+        render(report.title, report.meta, ev, report.sections, report.verdict), encoding="utf-8"
+    )
     return ReportResult(out, html_path, summary_path, tables, ev, run.kind)
 
 

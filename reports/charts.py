@@ -8,6 +8,7 @@ re-running a report on the same run directory gives the same bytes.
 from __future__ import annotations
 
 import io
+import weakref
 from collections.abc import Iterable, Sized
 from typing import Any
 
@@ -33,6 +34,8 @@ STYLE: Any = {
     "legend.frameon": False,
 }
 BREACH_COLOUR = "#d62728"
+#: Figures laid out with fixed margins (grids of panels), which ``to_svg`` must not re-layout.
+_FIXED_LAYOUT: weakref.WeakSet[Figure] = weakref.WeakSet()
 SLA_COLOUR = "#d62728"
 
 
@@ -54,7 +57,7 @@ def grid(
     fig.subplots_adjust(
         left=0.07, right=0.98, bottom=0.55 / height, top=1 - 0.35 / height, wspace=0.3, hspace=0.75
     )
-    fig.set_layout_engine("none")
+    _FIXED_LAYOUT.add(fig)
     flat = [ax for row in axes for ax in row]
     for ax in flat:
         # Few ticks per small panel: drawing ticks is most of the cost of a grid of panels.
@@ -69,7 +72,7 @@ def to_svg(fig: Figure) -> str:
     """The figure as an ``<svg>`` element (no XML prolog), with pinned metadata."""
     buf = io.StringIO()
     with plt.rc_context(STYLE):
-        if fig.get_layout_engine() is None:
+        if fig not in _FIXED_LAYOUT:
             fig.tight_layout()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "orderflow report"})
     plt.close(fig)

@@ -11,19 +11,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from reports.build import DEFAULT_PERCENTILES, analyse_run
+from reports.build import evaluate_thresholds
 from reports.evaluate import Evaluation
 from reports.rundir import RunDirError, open_run
 from reports.thresholds import BREACH_EXIT_CODE, Threshold, ThresholdError, parse_flag
 
 
 def evaluate_run(run_dir: Path | str, flags: Sequence[Threshold] = ()) -> Evaluation:
-    run = open_run(run_dir)
-    _, ev = analyse_run(run, flags, DEFAULT_PERCENTILES, None)
-    return ev
+    return evaluate_thresholds(open_run(run_dir), flags)
 
 
-def print_evaluation(ev: Evaluation, out: TextIO = sys.stdout) -> None:
+def print_evaluation(ev: Evaluation, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     if not ev.results:
         print("thresholds: none set", file=out)
         return

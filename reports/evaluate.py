@@ -98,7 +98,7 @@ class ConditionResult:
             "condition": self.condition,
             "source": self.source,
             "status": self.status,
-            "value": None if self.value is None else round(self.value, 6),
+            "value": self.value,
             "shown": self.shown,
         }
 

@@ -17,3 +17,5 @@ class KindReport:
     sections: list[Section]
     summary: dict[str, Any]
     tables: dict[str, pd.DataFrame]
+    #: Replaces the pass/fail banner for kinds that are not gated (sweeps).
+    verdict: str | None = None

@@ -52,14 +52,16 @@ class LoadAnalysis:
 
 
 def error_flags(frame: pd.DataFrame) -> pd.Series:
-    """A request failed if it got no response (status 0), an HTTP error, or the load test marked
-    it as failed (non-empty ``error``, Locust's notion of a failure)."""
+    """A request failed if it got no response (status 0), a server error (5xx), or the load test
+    marked it failed (non-empty ``error``: a response the journey did not expect). A 4xx the
+    journey expected (a wrong OTP on purpose, a throttled resend) is not an error; without an
+    ``error`` column every 4xx counts."""
     status = frame["status"].astype("int64")
-    failed = (status == 0) | (status >= 400)
-    if "error" in frame.columns:
-        err = frame["error"]
-        failed |= err.notna() & (err.astype("string").str.len().fillna(0) > 0)
-    return failed
+    if "error" not in frame.columns:
+        return (status == 0) | (status >= 400)
+    err = frame["error"]
+    marked = err.notna() & (err.astype("string").str.len().fillna(0) > 0)
+    return (status == 0) | (status >= 500) | marked
 
 
 def _hist(values: FloatArray, bins: int = 40) -> tuple[FloatArray, FloatArray]:
@@ -88,9 +90,8 @@ def _stats(values: FloatArray, percentiles: Sequence[float], prefix: str) -> dic
 
 
 def analyse(run: RunDir, percentiles: Sequence[float], bucket_s: float | None) -> LoadAnalysis:
-    cols = [*REQUEST_COLUMNS]
-    if "error" in run.columns("requests.parquet"):
-        cols.append("error")
+    have = run.columns("requests.parquet")
+    cols = [*REQUEST_COLUMNS, *(c for c in ("error", "planned") if c in have)]
     req = run.table("requests.parquet", cols)
     if req.empty:
         raise RunDirError(
@@ -107,6 +108,7 @@ def analyse(run: RunDir, percentiles: Sequence[float], bucket_s: float | None) -
             "latency_ms": (end - intended) * 1000.0,
             "lateness_ms": (start - intended) * 1000.0,
             "error": error_flags(req).to_numpy(),
+            "planned": req["planned"].to_numpy(bool) if "planned" in req.columns else True,
         }
     )
     del req
@@ -281,7 +283,9 @@ def _planned(
     t0: float,
     width: float,
 ) -> pd.DataFrame | None:
-    """Planned (simulation timeline) vs observed (sent) requests per endpoint and bucket."""
+    """Planned (simulation timeline) vs observed requests per endpoint and bucket. Observed
+    counts the requests sent for planned steps (``planned`` column) when the table marks them,
+    so polling and retries do not inflate the comparison."""
     if not run.manifest.get("trace") or not run.has("planned.parquet"):
         return None
     plan = run.table("planned.parquet", ["intended_ts", "endpoint"])
@@ -291,8 +295,12 @@ def _planned(
             "bucket": bucket_index(plan["intended_ts"].to_numpy(np.float64), t0, width),
         }
     )
+    sent = frame["planned"].to_numpy(bool)
     obs_b = pd.DataFrame(
-        {"endpoint": frame["endpoint"].astype(str), "bucket": bucket_index(start, t0, width)}
+        {
+            "endpoint": frame["endpoint"].astype(str)[sent],
+            "bucket": bucket_index(start[sent], t0, width),
+        }
     )
     planned = plan_b.groupby(["endpoint", "bucket"]).size().rename("planned")
     observed = obs_b.groupby(["endpoint", "bucket"]).size().rename("observed")

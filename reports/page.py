@@ -96,9 +96,17 @@ def thresholds_html(ev: Evaluation) -> str:
     )
 
 
-def render(title: str, meta: list[tuple[str, str]], ev: Evaluation, sections: list[Section]) -> str:
+def render(
+    title: str,
+    meta: list[tuple[str, str]],
+    ev: Evaluation,
+    sections: list[Section],
+    verdict_note: str | None = None,
+) -> str:
     breaches = ev.breaches
-    if breaches:
+    if verdict_note is not None:
+        verdict = f'<div class="verdict pass" id="verdict">{html.escape(verdict_note)}</div>'
+    elif breaches:
         verdict = (
             f'<div class="verdict fail" id="verdict">FAIL: {len(breaches)} threshold '
             f"condition(s) breached</div>"
@@ -120,6 +128,10 @@ def render(title: str, meta: list[tuple[str, str]], ev: Evaluation, sections: li
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
         f'<body><main><h1>{html.escape(title)}</h1><p class="meta">{meta_html}</p>{verdict}'
         f"<nav>{nav}</nav>"
-        f'<section id="thresholds"><h2>Thresholds</h2>{thresholds_html(ev)}</section>'
-        f"{body}</main></body></html>\n"
+        + (
+            ""
+            if verdict_note is not None
+            else f'<section id="thresholds"><h2>Thresholds</h2>{thresholds_html(ev)}</section>'
+        )
+        + f"{body}</main></body></html>\n"
     )

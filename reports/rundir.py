@@ -77,9 +77,11 @@ class RunDir:
     def scenario_thresholds(self) -> list[Threshold]:
         table = self.scenario().get("thresholds", {})
         try:
-            return parse_table(table, f"{self.path / 'scenario.toml'} [thresholds]")
+            # A short source name: it is written into summary.json, which must not depend on
+            # where the run directory lies.
+            return parse_table(table, "scenario.toml [thresholds]")
         except ThresholdError as exc:
-            raise RunDirError(str(exc)) from None
+            raise RunDirError(f"{self.path}: {exc}") from None
 
 
 def _parquet_columns(path: Path) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reports.charts import SLA_COLOUR, figure, grid, hide_if_empty, to_svg
-from reports.simrun import SimAnalysis
+from reports.simrun import FUNNEL_PATH, HEADLINE_KPIS, SimAnalysis
 
 
 def phase_distributions(s: SimAnalysis) -> str:
@@ -17,7 +17,7 @@ def phase_distributions(s: SimAnalysis) -> str:
     if hide_if_empty(ax, names):
         return to_svg(fig)
     data = [s.phase_minutes[n] for n in names]
-    ax.boxplot(data, vert=False, whis=(5, 95), showfliers=False, tick_labels=names)
+    ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False, tick_labels=names)
     for i, name in enumerate(names, start=1):
         target = s.sla_min.get(name)
         if target is not None:
@@ -89,7 +89,7 @@ def funnel(s: SimAnalysis) -> str:
     ax.set_title("order funnel, cancellations and refunds")
     stages = [str(i) for i in s.funnel.index]
     values = s.funnel["orders"].to_numpy(np.float64)
-    colours = ["#1f77b4" if i < 6 else "#d62728" for i in range(len(stages))]
+    colours = ["#1f77b4" if i < FUNNEL_PATH else "#d62728" for i in range(len(stages))]
     ax.barh(stages, values, color=colours)
     for y, v in enumerate(values):
         ax.annotate(
@@ -102,7 +102,7 @@ def funnel(s: SimAnalysis) -> str:
 
 def kpi_intervals(s: SimAnalysis) -> str:
     """One small panel per KPI: each replication's value (grey) and the mean's 95% interval."""
-    kpis = [str(k) for k in s.kpis.index]
+    kpis = [k for k in HEADLINE_KPIS if k in s.kpis.index and k in s.kpi_by_replication.columns]
     fig, axes = grid(len(kpis), cols=2, cell_h=0.95, width=10.0)
     for ax, kpi in zip(axes, kpis, strict=True):
         mean, lo, hi = s.kpis.loc[kpi, ["mean", "ci_low", "ci_high"]].to_numpy(np.float64)

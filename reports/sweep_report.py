@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from reports.charts import SLA_COLOUR, grid, to_svg
 from reports.kind_report import KindReport
@@ -19,29 +20,40 @@ MAX_PANELS = 12
 
 def kpi_bands(w: SweepAnalysis) -> str:
     x_name = w.parameters[0]
-    kpis = w.kpis[:MAX_PANELS]
+    kpis = w.panels[:MAX_PANELS]
     fig, axes = grid(len(kpis), cols=3, cell_h=2.3)
     x = w.table[x_name].to_numpy(np.float64)
     for ax, kpi in zip(axes, kpis, strict=True):
-        mean = w.table[f"{kpi}_mean"].to_numpy(np.float64)
+        mean = w.table[kpi].to_numpy(np.float64)
         ax.plot(x, mean, "o-", ms=3, lw=1.2)
-        if f"{kpi}_ci_low" in w.table.columns and f"{kpi}_ci_high" in w.table.columns:
-            lo = w.table[f"{kpi}_ci_low"].to_numpy(np.float64)
-            hi = w.table[f"{kpi}_ci_high"].to_numpy(np.float64)
+        if f"{kpi}.ci_low" in w.table.columns and f"{kpi}.ci_high" in w.table.columns:
+            lo = w.table[f"{kpi}.ci_low"].to_numpy(np.float64)
+            hi = w.table[f"{kpi}.ci_high"].to_numpy(np.float64)
             ax.fill_between(x, lo, hi, alpha=0.25, lw=0, label="95% CI")
         for _, row in w.choices[w.choices["kpi"] == kpi].iterrows():
-            if row["met"]:
-                ax.axvline(float(row[x_name]), color=SLA_COLOUR, lw=1, ls="--")
+            setting = row["smallest_by_mean"]
+            if isinstance(setting, str) and len(w.parameters) == 1:
+                at = float(str(setting).partition("=")[2])
+                ax.axvline(at, color=SLA_COLOUR, lw=1, ls="--")
                 ax.annotate(
                     f"meets {row['condition']}",
-                    (float(row[x_name]), 0.95),
+                    (at, 0.95),
                     xycoords=("data", "axes fraction"),
                     color=SLA_COLOUR,
                     fontsize=7,
                 )
+        for metric, target in w.targets.get(kpi, []):
+            ax.axhline(target, color=SLA_COLOUR, lw=0.8, ls=":", label=metric)
         ax.set_title(kpi, loc="left")
         ax.set_xlabel(x_name)
     return to_svg(fig)
+
+
+def _grid_table(w: SweepAnalysis) -> pd.DataFrame:
+    cols = [*w.parameters]
+    for kpi in w.panels:
+        cols += [c for c in (kpi, f"{kpi}.ci_low", f"{kpi}.ci_high") if c in w.table.columns]
+    return w.table[cols]
 
 
 def build(run: RunDir, w: SweepAnalysis) -> KindReport:
@@ -55,13 +67,16 @@ def build(run: RunDir, w: SweepAnalysis) -> KindReport:
         Section("smallest-setting", "Smallest setting that meets each threshold").table(
             w.choices, index=False
         ),
-        Section("grid", "Grid points").table(w.table, index=False),
+        Section("grid", "Grid points")
+        .note("Charted KPIs with their 95% intervals; every KPI is in sweep.csv.")
+        .table(_grid_table(w), index=False),
     ]
     summary: dict[str, Any] = {
         "parameters": w.parameters,
         "points": len(w.table),
         "kpis": w.kpis,
         "smallest_setting": w.choices.to_dict(orient="records"),
+        "grid": _grid_table(w).to_dict(orient="records"),
     }
     meta = [("kind", "sweep"), ("run", run.path.name), ("varied", ", ".join(w.parameters))]
     return KindReport(
@@ -70,4 +85,6 @@ def build(run: RunDir, w: SweepAnalysis) -> KindReport:
         sections=sections,
         summary=summary,
         tables={"sweep.csv": w.table, "smallest_setting.csv": w.choices},
+        verdict="A sweep is not gated: each threshold picks the smallest setting that meets it "
+        "(below).",
     )

@@ -1,0 +1,163 @@
+"""Reports built from real small runs (orderflow simulate / sweep / loadtest against a live
+reference server): summary figures checked against figures computed here from the raw tables,
+thresholds passing and breaching through the CLI, and the pages rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from orderflow.cli import main
+from reports.build import ReportResult, build_report
+from reports.check import check_run
+from reports.screenshot import check_pages, chromium_path
+from reports.thresholds import BREACH_EXIT_CODE, parse_flag
+
+EP = "GET /api/orders/[id]/"
+
+
+def _measured_orders(sim_run: Path) -> pd.DataFrame:
+    orders = pd.read_parquet(sim_run / "orders.parquet")
+    return orders[orders["in_window"]]
+
+
+def test_simulation_summary_matches_orders_table(
+    sim_run: Path, built: dict[str, ReportResult]
+) -> None:
+    result = built[sim_run.name]
+    summary = json.loads(result.summary.read_text())
+    orders = _measured_orders(sim_run)
+    c2d = ((orders["delivered"] - orders["placed"]) / 60).dropna().to_numpy()
+    phase = summary["phases"]["click_to_door"]
+    assert phase["orders"] == c2d.size
+    assert phase["p95_min"] == pytest.approx(np.percentile(c2d, 95), rel=1e-6)
+    assert phase["p50_min"] == pytest.approx(np.median(c2d), rel=1e-6)
+    assert phase["sla_min"] == 40.0
+    assert phase["breach_rate"] == pytest.approx((c2d > 40).mean(), rel=1e-6)
+    wait = ((orders["picked_up"] - orders["rider_arrived"]) / 60).dropna().to_numpy()
+    assert summary["phases"]["rider_wait_at_restaurant"]["p99_min"] == pytest.approx(
+        np.percentile(wait, 99), rel=1e-6
+    )
+    assert summary["funnel"]["placed"] == len(orders)
+    assert summary["funnel"]["delivered"] == int(orders["delivered"].notna().sum())
+    assert summary["funnel"]["payment failed"] == int(
+        (orders["final_status"].astype(str) == "PAYMENT_FAILED").sum()
+    )
+    sim_summary = json.loads((sim_run / "summary.json").read_text())
+    for kpi in ("click_to_door_p95_min", "rider_utilisation", "late_share"):
+        assert summary["kpis"][kpi]["mean"] == pytest.approx(sim_summary["kpis"][kpi]["mean"])
+        assert summary["kpis"][kpi]["ci_high"] == pytest.approx(sim_summary["kpis"][kpi]["ci_high"])
+    by_name = {t["metric"]: t for t in summary["thresholds"]}
+    # The shipped baseline scenario's [thresholds] are applied without any flag.
+    assert by_name["click_to_door"]["source"] == "scenario.toml [thresholds]"
+    assert by_name["click_to_door"]["value"] == pytest.approx(np.percentile(c2d, 95) * 60_000)
+    cancelled = orders["cancel_reason"].astype(str).isin(
+        ["customer_changed_mind", "customer_impatient", "restaurant_out_of_stock",
+         "confirm_timeout", "pickup_timeout"]
+    )  # fmt: skip
+    assert by_name["cancellation_rate"]["value"] == pytest.approx(cancelled.mean(), rel=1e-6)
+    for name in ("kpis.csv", "phases.csv", "funnel.csv", "states.csv", "thresholds.csv"):
+        assert (result.out_dir / name).stat().st_size > 0
+
+
+def test_simulation_thresholds_pass_and_breach(sim_run: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    ok = ["--threshold", "click_to_door=p95 < 300min", "--threshold", "cancellation_rate=rate<50%"]
+    assert main(["report", str(sim_run), "--out", str(tmp_path / "a"), *ok]) == 0
+    assert "thresholds: passed" in capsys.readouterr().out
+    bad = ["--threshold", "click_to_door=p50 < 1min", "--threshold", "late_share=rate < 0%"]
+    code = main(["report", str(sim_run), "--out", str(tmp_path / "b"), *bad])
+    assert code == BREACH_EXIT_CODE
+    out = capsys.readouterr().out
+    c2d = (_measured_orders(sim_run)["delivered"] - _measured_orders(sim_run)["placed"]) / 60
+    p50 = float(np.percentile(c2d.dropna(), 50))
+    assert f"BREACH         click_to_door p50 < 1min  (value {p50:.4g}min" in out
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["passed"] is False
+    assert [b["metric"] for b in summary["breaches"]] == ["click_to_door", "late_share"]
+
+
+def test_load_summary_matches_requests_table(
+    load_run: Path, built: dict[str, ReportResult]
+) -> None:
+    result = built[load_run.name]
+    summary = json.loads(result.summary.read_text())
+    req = pd.read_parquet(load_run / "requests.parquet")
+    assert summary["requests"]["count"] == len(req)
+    service = (req["end_ts"] - req["start_ts"]) * 1000
+    latency = (req["end_ts"] - req["intended_ts"]) * 1000
+    lateness = (req["start_ts"] - req["intended_ts"]) * 1000
+    r = summary["requests"]
+    assert r["service_ms_p95"] == pytest.approx(np.percentile(service, 95), rel=1e-6)
+    assert r["latency_ms_p99"] == pytest.approx(np.percentile(latency, 99), rel=1e-6)
+    assert r["lateness_ms_p50"] == pytest.approx(np.percentile(lateness, 50), rel=1e-6)
+    failed = (req["status"] == 0) | (req["status"] >= 500) | req["error"].fillna("").ne("")
+    assert r["errors"] == int(failed.sum())
+    one = req["endpoint"] == EP
+    assert summary["endpoints"][EP]["count"] == int(one.sum())
+    assert summary["endpoints"][EP]["service_ms_p50"] == pytest.approx(
+        np.percentile(service[one], 50), rel=1e-6
+    )
+    planned = pd.read_parquet(load_run / "planned.parquet").groupby("endpoint").size()
+    pvo = summary["planned_vs_observed"]
+    assert {k: v["planned"] for k, v in pvo.items()} == {k: int(v) for k, v in planned.items()}
+    sent = req[req["planned"]].groupby("endpoint").size()
+    assert {k: v["observed"] for k, v in pvo.items()} == {
+        k: int(sent.get(k, 0)) for k in planned.index
+    }
+    ws = pd.read_parquet(load_run / "ws_events.parquet")
+    assert summary["websocket"]["events"] == len(ws)
+    journeys = pd.read_parquet(load_run / "journeys.parquet")
+    assert summary["journeys"]["by_outcome"] == {
+        str(k): int(v) for k, v in journeys["outcome"].value_counts().items()
+    }
+    assert "planned_vs_observed.csv" in {p.name for p in result.tables}
+
+
+def test_load_thresholds_pass_and_breach(load_run: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    ok = ["--threshold", "errors=rate < 5%", "--threshold", f"{EP}=p95 < 5s"]
+    assert main(["report", str(load_run), "--out", str(tmp_path / "a"), *ok]) == 0
+    capsys.readouterr()
+    req = pd.read_parquet(load_run / "requests.parquet")
+    worst = float(((req["end_ts"] - req["start_ts"]) * 1000)[req["endpoint"] == EP].max())
+    assert check_run(load_run, [f"{EP}=max < 0.001ms", "errors=rate < 5%"]) == BREACH_EXIT_CODE
+    out = capsys.readouterr().out
+    assert "thresholds: FAILED (1 breached)" in out
+    assert f"BREACH         {EP} max < 0.001ms  (value {worst:.4g}ms" in out
+    assert "PASS           errors rate < 5%" in out
+
+
+def test_sweep_report_picks_smallest_fleet(sweep_run: Path, tmp_path: Path) -> None:
+    table = pd.read_parquet(sweep_run / "sweep.parquet").sort_values("fleet.riders")
+    # A limit between the best and the worst grid point, so the answer is neither trivial end.
+    values = table["sla_breach_click_to_door"].to_numpy()
+    limit = float((values.min() + values.max()) / 2)
+    flag = parse_flag(f"sla_breach_click_to_door=avg < {limit * 100:.6f}%")
+    result = build_report(sweep_run, tmp_path, [flag])
+    summary = json.loads(result.summary.read_text())
+    expected = int(table["fleet.riders"][table["sla_breach_click_to_door"] < limit].iloc[0])
+    choice = next(c for c in summary["smallest_setting"] if c["metric"] == flag.name)
+    assert choice["smallest_by_mean"] == f"fleet.riders={expected}"
+    assert summary["points"] == len(table) == 3
+    assert result.evaluation.results == []  # a sweep is not gated
+
+
+@pytest.mark.skipif(
+    chromium_path() is None, reason="no Chromium installed (apt-get install chromium)"
+)
+def test_reports_render_in_chromium(built: dict[str, ReportResult], tmp_path: Path) -> None:
+    expected_charts = {"loadtest": 8, "simulation": 6, "sweep": 1}
+    pages: list[tuple[Path, Path | None]] = [
+        (r.html, tmp_path / f"{name}.png") for name, r in built.items()
+    ]
+    checks = check_pages(pages)
+    for (name, result), check in zip(built.items(), checks, strict=True):
+        shot = tmp_path / f"{name}.png"
+        assert check.console_errors == [] and check.page_errors == []
+        assert check.network == []
+        assert check.charts >= expected_charts[result.kind], result.kind
+        assert check.title.endswith(name)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
