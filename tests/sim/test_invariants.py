@@ -167,3 +167,14 @@ def test_common_random_numbers_across_fleet_sizes() -> None:
     common = prep_a.index.intersection(prep_b.index)
     assert len(common) > 50
     assert (prep_a[common] - prep_b[common]).abs().max() < 1e-6
+
+
+def test_finished_orders_are_dropped_from_the_store_but_recorded() -> None:
+    from sim.model import Model
+
+    model = Model(load("baseline", ["period.duration_h=1"]), seed=2, replication=0)
+    result = model.run()
+    # everything finished during the drain, so the store holds no order any more
+    assert model.store._orders == {}
+    assert all(not ids for ids in model.store._by_vendor.values())
+    assert result.recorder.orders().num_rows == result.placed > 0

@@ -1,0 +1,176 @@
+"""How fast is the simulation, and what does going through the API cost?
+
+Three measurements, each printed as a ratio against a baseline measured in the same run:
+
+1. Skeleton vs full model on the same demand: a bare SimPy pipeline (arrival -> confirm delay ->
+   kitchen slot -> prep -> rider -> two travel legs; no API, no logging) against the full model
+   (every step through OrderService, columnar logging). Target: full >= 0.35 x skeleton orders/s.
+2. Cost per order at 10k, 100k and 1M orders (a day whose demand, kitchens, customers and riders
+   all scale together). Target: flat within 1.3x. Each size runs in a fresh process so its peak
+   memory (max RSS) is its own.
+3. The 1M-order day with 5,000 riders: target under 2 minutes and 4 GB peak memory.
+
+    .venv/bin/python benchmarks/bench_sim.py                 # all three (the 1M day takes minutes)
+    .venv/bin/python benchmarks/bench_sim.py --sizes 10000,100000   # skip the 1M day
+
+Do not run this in a loop on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import simpy
+
+from reference_api.geo import haversine_km
+from scenarios.loader import load_scenario
+from scenarios.schema import Scenario
+from sim.city import build_city
+from sim.model import Model
+from sim.plan import BLOCK, OrderPlan
+from sim.streams import streams
+
+RIDERS_PER_ORDER = 5000 / 1_000_000
+
+
+def day(orders: int) -> Scenario:
+    """A 24-hour day of about ``orders`` orders; the world scales with it (1M -> 5,000 riders)."""
+    per_hour = orders / 24
+    sets = [
+        'period.start="00:00"',
+        "period.duration_h=24",
+        "period.warmup_min=60",
+        "period.cooldown_min=60",
+        "period.drain_h=2",
+        f'demand.curve=[{{ at = "00:00", orders_per_hour = {per_hour} }}]',
+        f"vendors.count={max(20, orders // 400)}",
+        f"customers.count={max(500, orders // 10)}",
+        f"fleet.riders={max(10, round(orders * RIDERS_PER_ORDER))}",
+        'fleet.shifts=[{ start = "00:00", end = "26:00" }]',
+        "output.resource_sample_min=5",
+    ]
+    return load_scenario("dinner_peak", sets).scenario
+
+
+def skeleton(s: Scenario, seed: int) -> tuple[int, float]:
+    """The same pipeline and the same draws in bare SimPy: no API, no logging."""
+    rngs = streams(seed, 0)
+    city = build_city(s, rngs["city"], rngs["riders"])
+    plan = OrderPlan(s, rngs)
+    env = simpy.Environment()
+    kitchens = [simpy.Resource(env, capacity=s.vendors.kitchen_slots) for _ in city.vendor_lat]
+    riders = simpy.Resource(env, capacity=s.fleet.riders)
+    factor = s.fleet.detour_factor / s.fleet.speed_kmh * 3600.0
+    done = [0]
+
+    def order(v: int, c: int, confirm: float, prep: float, handover: float) -> object:
+        yield env.timeout(confirm)
+        with kitchens[v].request() as slot:
+            yield slot
+            yield env.timeout(prep)
+        leg = (
+            haversine_km(
+                city.vendor_lat[v], city.vendor_lon[v], city.customer_lat[c], city.customer_lon[c]
+            )
+            * factor
+        )
+        with riders.request() as rider:
+            yield rider
+            yield env.timeout(leg)  # to the restaurant
+            yield env.timeout(handover)
+            yield env.timeout(leg)  # to the customer
+        done[0] += 1
+
+    def arrivals() -> object:
+        for i, t in enumerate(plan.times.tolist()):
+            yield env.timeout(t - env.now)
+            blk = plan.block(i // BLOCK)
+            j = i % BLOCK
+            c = blk.customer[j]
+            v = int(city.choices[c, blk.vendor_slot[j]])
+            env.process(order(v, c, blk.confirm_delay[j], blk.prep[j], blk.pickup_service[j]))
+
+    start = time.perf_counter()
+    env.process(arrivals())
+    env.run()
+    return len(plan), time.perf_counter() - start
+
+
+def full(s: Scenario, seed: int) -> tuple[int, float, float]:
+    """(orders, seconds simulating, seconds building the tables)."""
+    model = Model(s, seed, 0)
+    start = time.perf_counter()
+    result = model.run()
+    mid = time.perf_counter()
+    rec = result.recorder
+    from sim.timeline import timeline
+
+    orders = rec.orders()
+    for table in (orders, rec.events(), rec.api_calls(), rec.resources(), timeline(rec, orders)):
+        assert table.num_rows >= 0
+    return result.placed, mid - start, time.perf_counter() - mid
+
+
+def _size_job(orders: int) -> tuple[int, float, float, float]:
+    placed, run_s, table_s = full(day(orders), seed=1)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return placed, run_s, table_s, peak_mb
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--pair-orders", type=int, default=20000)
+    args = parser.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
+
+    print(f"1) skeleton vs full model, one day of ~{args.pair_orders:,} orders (same demand)")
+    s = day(args.pair_orders)
+    n_sk, t_sk = skeleton(s, seed=1)
+    n_full, t_full, t_tables = full(s, seed=1)
+    sk_rate, full_rate = n_sk / t_sk, n_full / t_full
+    print(f"   skeleton   {n_sk:>9,} orders {t_sk:7.2f}s {sk_rate:>10,.0f} orders/s")
+    print(
+        f"   full model {n_full:>9,} orders {t_full:7.2f}s {full_rate:>10,.0f} orders/s"
+        f"   (+{t_tables:.2f}s building tables)"
+    )
+    print(f"   ratio full/skeleton = {full_rate / sk_rate:.3f}   (target >= 0.35)")
+
+    print("\n2) cost per order by size (each in a fresh process; 24 h day, riders = orders/200)")
+    ctx = mp.get_context("spawn")
+    rows = []
+    for size in sizes:
+        with ctx.Pool(1) as pool:
+            placed, run_s, table_s, peak = pool.apply(_size_job, (size,))
+        per = run_s / placed * 1e6
+        rows.append((size, placed, run_s, table_s, peak, per))
+        print(
+            f"   {size:>9,}: {placed:>9,} orders  run {run_s:7.1f}s  tables {table_s:5.1f}s  "
+            f"{per:6.1f} us/order  peak RSS {peak:,.0f} MB",
+            flush=True,
+        )
+    base = rows[0][5]
+    worst = max(r[5] for r in rows) / min(r[5] for r in rows)
+    print("   cost ratio vs smallest: " + ", ".join(f"{r[0]:,}: {r[5] / base:.2f}x" for r in rows))
+    print(f"   spread max/min = {worst:.2f}x   (target <= 1.3x)")
+
+    big = [r for r in rows if r[0] >= 1_000_000]
+    if big:
+        size, placed, run_s, table_s, peak, _ = big[0]
+        total = run_s + table_s
+        print(
+            f"\n3) 1M-order day, {round(size * RIDERS_PER_ORDER):,} riders: {total:.1f}s "
+            f"(target < 120s), peak {peak / 1024:.2f} GB (target < 4 GB)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
