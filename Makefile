@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean install
+.PHONY: demo test lint typecheck pytest bench bench-report screenshots clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_service.py
+
+bench-report: $(STAMP)
+	$(BIN)/python benchmarks/bench_report.py
+
+# Regenerate the README's report screenshots (docs/images/*.png): small real runs, their reports,
+# headless Chromium (apt-get install chromium).
+screenshots: $(STAMP)
+	$(BIN)/python -m reports.screenshot --out docs/images
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
