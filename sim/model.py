@@ -521,6 +521,9 @@ class Model:
             if blk.patience is not None:
                 self._later(blk.patience[j], rec, "customer_impatient")
             env.process(self._order(rec, blk, j))
+        # the period runs to its end even if the last orders finish early (the measured window
+        # and the utilisation integrals need it)
+        yield env.timeout(max(0.0, self.s.period.duration_s - env.now))
         self.arrivals_done = True
         if not self.active and not self.end.triggered:
             self.end.succeed()

@@ -178,3 +178,11 @@ def test_finished_orders_are_dropped_from_the_store_but_recorded() -> None:
     assert model.store._orders == {}
     assert all(not ids for ids in model.store._by_vendor.values())
     assert result.recorder.orders().num_rows == result.placed > 0
+
+
+def test_a_period_without_orders_still_runs_to_its_end() -> None:
+    run = run_scenario(load("baseline", ["demand.scale=0.000001"]), seed=1)
+    kpis = run.outputs[0].kpis
+    assert kpis["orders_placed"] == 0 and kpis["rider_utilisation"] == 0.0
+    assert run.outputs[0].end_time == pytest.approx(5400.0)
+    assert run.tables["timeline"].num_rows == 0
