@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from reference_api.clock import Clock
 from reference_api.events import EVENT_TYPES, LOCATION_UPDATED
-from reference_api.http import errors
+from reference_api.http import errors, routes
+from reference_api.http.auth import TokenVerifier
+from reference_api.http.authenticate import BearerAuthMiddleware
 from reference_api.http.hub import EventHub
-from reference_api.http.routes import router as http_router
 from reference_api.http.runner import ServiceRunner
 from reference_api.http.timers import TimerLoop
 from reference_api.http.websocket import router as ws_router
@@ -43,9 +47,11 @@ def create_app(
     on_rollback: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
     run_timers: bool = True,
+    offload: bool = False,
 ) -> FastAPI:
-    """``clock`` drives the timer task (the service's own clock by default)."""
-    runner = ServiceRunner(service, on_rollback=on_rollback)
+    """``clock`` drives the timer task (the service's own clock by default); ``offload`` runs
+    service calls on a worker thread rather than the event loop (see ``ServiceRunner``)."""
+    runner = ServiceRunner(service, offload=offload, on_rollback=on_rollback)
     hub = EventHub()
     runner.add_listener(hub.publish_threadsafe)
     timers = TimerLoop(runner, clock or service.clock)
@@ -79,10 +85,36 @@ def create_app(
         ],
     )
     app.state.secret = secret
+    # JWT expiry is wall time (PyJWT checks it against the system clock too)
+    app.state.tokens = TokenVerifier(secret, clock=time.time)
     app.state.runner = runner
     app.state.hub = hub
     app.state.timers = timers
     errors.install(app)
-    app.include_router(http_router)
+    app.add_middleware(BearerAuthMiddleware, verifier=app.state.tokens)
+    routes.install(app)
     app.include_router(ws_router)
+    app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the bearer scheme every operation names in ``security``."""
+    if app.openapi_schema is None:
+        doc = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        doc.setdefault("components", {})["securitySchemes"] = {
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "HS256 JWT from `orderflow token`",
+            }
+        }
+        app.openapi_schema = doc
+    return app.openapi_schema

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
@@ -88,6 +88,11 @@ def issue_token(actor: Actor, secret: bytes, *, now: float, ttl_s: float = DEFAU
 
 
 def actor_from_token(token: str, secret: bytes) -> Actor:
+    return decode_token(token, secret)[0]
+
+
+def decode_token(token: str, secret: bytes) -> tuple[Actor, float]:
+    """The caller and the token's expiry (epoch seconds), or 401 saying what is wrong."""
     try:
         claims = jwt.decode(
             token,
@@ -99,7 +104,7 @@ def actor_from_token(token: str, secret: bytes) -> Actor:
         raise TokenExpired("token expired; request a new one") from None
     except jwt.InvalidTokenError as exc:
         raise TokenInvalid(f"invalid token: {exc}") from None
-    return _actor(claims)
+    return _actor(claims), float(claims["exp"])
 
 
 def _actor(claims: Mapping[str, Any]) -> Actor:
@@ -128,3 +133,31 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization header must be 'Bearer <token>'")
     return token.strip()
+
+
+class TokenVerifier:
+    """Verifies bearer tokens, remembering the ones that passed.
+
+    Clients send the same token with every request, and PyJWT's full check (key preparation,
+    base64, JSON, HMAC, claims) costs more than the rest of an order lookup. Only tokens that
+    passed the full check are remembered, keyed by the whole string (signature included), and a
+    remembered token is still refused once its ``exp`` has passed.
+    """
+
+    def __init__(self, secret: bytes, *, clock: Callable[[], float], size: int = 4096) -> None:
+        self._secret = secret
+        self._clock = clock
+        self._size = size
+        self._known: dict[str, tuple[Actor, float]] = {}
+
+    def actor(self, token: str) -> Actor:
+        known = self._known.get(token)
+        if known is not None:
+            if self._clock() < known[1]:
+                return known[0]
+            del self._known[token]
+        actor, exp = decode_token(token, self._secret)
+        if len(self._known) >= self._size:
+            del self._known[next(iter(self._known))]
+        self._known[token] = (actor, exp)
+        return actor

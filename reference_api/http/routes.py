@@ -11,39 +11,24 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
+import orjson
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from reference_api.endpoints import ENDPOINTS
 from reference_api.errors import OrderflowError
 from reference_api.http import schemas as s
-from reference_api.http.auth import Unauthorized, actor_from_token
+from reference_api.http.authenticate import caller
 from reference_api.http.errors import ERROR_RESPONSES, located
 from reference_api.http.runner import ServiceRunner
-from reference_api.roles import Actor
 from reference_api.service import OrderService
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_bearer = HTTPBearer(auto_error=False, description="JWT (HS256) from `orderflow token`")
 
-
-def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    if credentials is None:
-        header = request.headers.get("authorization")
-        if header:
-            raise Unauthorized("Authorization header must be 'Bearer <token>'")
-        raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
-    return actor_from_token(credentials.credentials, request.app.state.secret)
-
-
-Caller = Annotated[Actor, Depends(authenticate)]
-
-router = APIRouter()
+#: Documented on every operation (the scheme is added in ``app.create_app``; the check is
+#: ``authenticate.BearerAuthMiddleware``).
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def _tag(path: str) -> str:
@@ -54,26 +39,49 @@ def _tag(path: str) -> str:
     return "orders"
 
 
+def json_response(content: Any, status_code: int = 200) -> Response:
+    """orjson rather than the standard library: rendering is a large share of a cheap read."""
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+
+
+_OPERATIONS: list[tuple[Callable[..., Any], dict[str, Any]]] = []
+
+
 def operation(op: str, *, status_code: int = 200, summary: str | None = None) -> Callable[[F], F]:
-    """Register a route for catalogue operation ``op``; extensions are tagged and marked."""
+    """Declare the route for catalogue operation ``op``; extensions are tagged and marked."""
     ep = ENDPOINTS[op]
     tags: list[str | Any] = [_tag(ep.path)]
-    extra = None
+    extra: dict[str, Any] = {"security": SECURITY}
     if ep.extension:
         tags.append("extension")
-        extra = {"x-extension": True}
-    return router.api_route(
-        ep.path,
-        methods=[ep.method],
-        name=op,
-        operation_id=op,
-        status_code=status_code,
-        tags=tags,
-        summary=summary,
-        openapi_extra=extra,
-        response_class=JSONResponse,
-        responses=ERROR_RESPONSES,
-    )
+        extra["x-extension"] = True
+    options = {
+        "path": ep.path,
+        "methods": [ep.method],
+        "name": op,
+        "operation_id": op,
+        "status_code": status_code,
+        "tags": tags,
+        "summary": summary,
+        "openapi_extra": extra,
+        "response_class": JSONResponse,
+        "responses": ERROR_RESPONSES,
+    }
+
+    def register(fn: F) -> F:
+        _OPERATIONS.append((fn, options))
+        return fn
+
+    return register
+
+
+def install(app: FastAPI) -> None:
+    """Add every operation straight to the app's router, in catalogue order (so
+    ``/api/orders/available/`` is tried before ``/api/orders/{order_id}/``). Straight on the
+    app, not through an included router: each level of routers is another match per request."""
+    rank = {op: i for i, op in enumerate(ENDPOINTS)}
+    for fn, options in sorted(_OPERATIONS, key=lambda item: rank[item[1]["name"]]):
+        app.add_api_route(endpoint=fn, **options)
 
 
 async def _call(
@@ -83,13 +91,13 @@ async def _call(
     where: str = "body",
     http_status: int = 200,
     **kwargs: Any,
-) -> JSONResponse:
+) -> Response:
     runner: ServiceRunner = request.app.state.runner
     try:
         result = await runner.call(fn, *args, **kwargs)
     except OrderflowError as exc:
         raise located(exc, where) from None
-    return JSONResponse(result, status_code=http_status)
+    return json_response(result, http_status)
 
 
 def _svc(request: Request) -> OrderService:
@@ -99,7 +107,8 @@ def _svc(request: Request) -> OrderService:
 
 # ------------------------------------------------------------------------------ orders
 @operation("place_order", status_code=201, summary="Checkout: place an order (extension)")
-async def place_order(request: Request, actor: Caller, body: s.PlaceOrderIn) -> JSONResponse:
+async def place_order(request: Request, body: s.PlaceOrderIn) -> Response:
+    actor = caller(request)
     return await _call(
         request,
         _svc(request).place_order,
@@ -115,12 +124,12 @@ async def place_order(request: Request, actor: Caller, body: s.PlaceOrderIn) -> 
 @operation("list_orders", summary="List orders (role-based filtering)")
 async def list_orders(
     request: Request,
-    actor: Caller,
     status: Annotated[str | None, Query(description="status code (aliases accepted)")] = None,
     include_cancelled: bool = False,
     page: int = 1,
     page_size: int = 20,
-) -> JSONResponse:
+) -> Response:
+    actor = caller(request)
     runner: ServiceRunner = request.app.state.runner
     try:
         result = await runner.call(
@@ -137,23 +146,24 @@ async def list_orders(
         number = result[key]
         if number is not None:
             result[key] = str(request.url.include_query_params(page=number))
-    return JSONResponse(result)
+    return json_response(result)
 
 
 @operation("available_orders", summary="Orders waiting for a delivery partner")
-async def available_orders(request: Request, actor: Caller) -> JSONResponse:
+async def available_orders(request: Request) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).available_orders, actor)
 
 
 @operation("get_order", summary="Get order details")
-async def get_order(request: Request, actor: Caller, order_id: uuid.UUID) -> JSONResponse:
+async def get_order(request: Request, order_id: uuid.UUID) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).get_order, actor, str(order_id))
 
 
 @operation("update_status", summary="Update order status (generic)")
-async def update_status(
-    request: Request, actor: Caller, order_id: uuid.UUID, body: s.StatusIn
-) -> JSONResponse:
+async def update_status(request: Request, order_id: uuid.UUID, body: s.StatusIn) -> Response:
+    actor = caller(request)
     return await _call(
         request,
         _svc(request).update_status,
@@ -166,9 +176,8 @@ async def update_status(
 
 
 @operation("record_payment", summary="Payment gateway callback (extension, role system)")
-async def record_payment(
-    request: Request, actor: Caller, order_id: uuid.UUID, body: s.PaymentIn
-) -> JSONResponse:
+async def record_payment(request: Request, order_id: uuid.UUID, body: s.PaymentIn) -> Response:
+    actor = caller(request)
     return await _call(
         request,
         _svc(request).record_payment,
@@ -182,8 +191,9 @@ async def record_payment(
 # ------------------------------------------------------------------------------ restaurant
 @operation("confirm", summary="Restaurant: confirm order")
 async def confirm(
-    request: Request, actor: Caller, order_id: uuid.UUID, body: s.ConfirmIn | None = None
-) -> JSONResponse:
+    request: Request, order_id: uuid.UUID, body: s.ConfirmIn | None = None
+) -> Response:
+    actor = caller(request)
     prep = None if body is None else body.estimated_prep_time
     return await _call(
         request, _svc(request).confirm, actor, str(order_id), estimated_prep_time=prep
@@ -191,44 +201,47 @@ async def confirm(
 
 
 @operation("reject", summary="Restaurant: reject order (extension)")
-async def reject(
-    request: Request, actor: Caller, order_id: uuid.UUID, body: s.RejectIn
-) -> JSONResponse:
+async def reject(request: Request, order_id: uuid.UUID, body: s.RejectIn) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).reject, actor, str(order_id), reason=body.reason)
 
 
 @operation("start_preparing", summary="Restaurant: start preparing")
-async def start_preparing(request: Request, actor: Caller, order_id: uuid.UUID) -> JSONResponse:
+async def start_preparing(request: Request, order_id: uuid.UUID) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).start_preparing, actor, str(order_id))
 
 
 @operation("mark_ready", summary="Restaurant: mark ready for pickup")
-async def mark_ready(request: Request, actor: Caller, order_id: uuid.UUID) -> JSONResponse:
+async def mark_ready(request: Request, order_id: uuid.UUID) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).mark_ready, actor, str(order_id))
 
 
 @operation("restaurant_queue", summary="Restaurant: active orders")
-async def restaurant_queue(request: Request, actor: Caller) -> JSONResponse:
+async def restaurant_queue(request: Request) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).restaurant_queue, actor)
 
 
 # ------------------------------------------------------------------------------ rider
 @operation("pickup", summary="Delivery partner: pick up (pickup OTP)")
-async def pickup(
-    request: Request, actor: Caller, order_id: uuid.UUID, body: s.PickupIn
-) -> JSONResponse:
+async def pickup(request: Request, order_id: uuid.UUID, body: s.PickupIn) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).pickup, actor, str(order_id), otp=body.otp)
 
 
 @operation("start_delivery", summary="Delivery partner: start delivery")
-async def start_delivery(request: Request, actor: Caller, order_id: uuid.UUID) -> JSONResponse:
+async def start_delivery(request: Request, order_id: uuid.UUID) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).start_delivery, actor, str(order_id))
 
 
 @operation("complete_delivery", summary="Delivery partner: complete delivery (delivery OTP)")
 async def complete_delivery(
-    request: Request, actor: Caller, order_id: uuid.UUID, body: s.CompleteDeliveryIn
-) -> JSONResponse:
+    request: Request, order_id: uuid.UUID, body: s.CompleteDeliveryIn
+) -> Response:
+    actor = caller(request)
     return await _call(
         request,
         _svc(request).complete_delivery,
@@ -240,9 +253,8 @@ async def complete_delivery(
 
 
 @operation("set_rider_availability", summary="Rider goes on/off duty (extension)")
-async def set_rider_availability(
-    request: Request, actor: Caller, body: s.AvailabilityIn
-) -> JSONResponse:
+async def set_rider_availability(request: Request, body: s.AvailabilityIn) -> Response:
+    actor = caller(request)
     return await _call(
         request,
         _svc(request).set_rider_availability,
@@ -254,9 +266,8 @@ async def set_rider_availability(
 
 
 @operation("update_rider_location", summary="Rider position report (extension)")
-async def update_rider_location(
-    request: Request, actor: Caller, body: s.LocationIn
-) -> JSONResponse:
+async def update_rider_location(request: Request, body: s.LocationIn) -> Response:
+    actor = caller(request)
     return await _call(
         request,
         _svc(request).update_rider_location,
@@ -268,9 +279,8 @@ async def update_rider_location(
 
 # ------------------------------------------------------------------------------ everyone
 @operation("cancel", summary="Cancel order")
-async def cancel(
-    request: Request, actor: Caller, order_id: uuid.UUID, body: s.CancelIn | None = None
-) -> JSONResponse:
+async def cancel(request: Request, order_id: uuid.UUID, body: s.CancelIn | None = None) -> Response:
+    actor = caller(request)
     reason = None if body is None else body.reason
     return await _call(request, _svc(request).cancel, actor, str(order_id), reason=reason)
 
@@ -278,19 +288,18 @@ async def cancel(
 @operation("get_otp", summary="Get order OTP")
 async def get_otp(
     request: Request,
-    actor: Caller,
     order_id: uuid.UUID,
     otp_type: Annotated[s.OtpType, Query(alias="type")] = "delivery",
-) -> JSONResponse:
+) -> Response:
+    actor = caller(request)
     return await _call(
         request, _svc(request).get_otp, actor, str(order_id), otp_type=otp_type, where="query"
     )
 
 
 @operation("verify_otp", summary="Verify OTP (does not use it up)")
-async def verify_otp(
-    request: Request, actor: Caller, order_id: uuid.UUID, body: s.VerifyOtpIn
-) -> JSONResponse:
+async def verify_otp(request: Request, order_id: uuid.UUID, body: s.VerifyOtpIn) -> Response:
+    actor = caller(request)
     return await _call(
         request,
         _svc(request).verify_otp,
@@ -304,20 +313,22 @@ async def verify_otp(
 @operation("resend_otp", summary="Resend OTP (new code; type in body or query)")
 async def resend_otp(
     request: Request,
-    actor: Caller,
     order_id: uuid.UUID,
     body: s.ResendOtpIn | None = None,
     otp_type: Annotated[s.OtpType | None, Query(alias="type")] = None,
-) -> JSONResponse:
+) -> Response:
+    actor = caller(request)
     kind = (body.type if body is not None else None) or otp_type or "delivery"
     return await _call(request, _svc(request).resend_otp, actor, str(order_id), otp_type=kind)
 
 
 @operation("history", summary="Order status history")
-async def history(request: Request, actor: Caller, order_id: uuid.UUID) -> JSONResponse:
+async def history(request: Request, order_id: uuid.UUID) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).history, actor, str(order_id))
 
 
 @operation("eta", summary="Order ETA")
-async def eta(request: Request, actor: Caller, order_id: uuid.UUID) -> JSONResponse:
+async def eta(request: Request, order_id: uuid.UUID) -> Response:
+    actor = caller(request)
     return await _call(request, _svc(request).eta, actor, str(order_id))

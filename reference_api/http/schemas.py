@@ -28,13 +28,19 @@ def _price(value: object) -> object:
     return str(value)
 
 
+INT64 = 2**63
+
+
 def _finite(value: object) -> object:
-    """Free-form metadata is kept in the history and sent back as JSON, which has no NaN."""
+    """Free-form metadata is kept in the history and sent back as JSON: no NaN or Infinity
+    (JSON has none), integers within 64 bits (what JSON parsers agree on)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, float) and not math.isfinite(item):
             raise ValueError("numbers must be finite (no NaN or Infinity)")
+        if isinstance(item, int) and not -INT64 <= item < INT64:
+            raise ValueError("integers must fit in 64 bits")
         if isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, list):

@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import uuid
 
+import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from reference_api.endpoints import ENDPOINTS
 from reference_api.errors import Forbidden, NotFound
-from reference_api.http.auth import Unauthorized, actor_from_token, bearer_token
+from reference_api.http.auth import Unauthorized, bearer_token
 from reference_api.http.hub import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
@@ -46,7 +47,7 @@ async def order_events(websocket: WebSocket, order_id: str) -> None:
         token = websocket.query_params.get("token") or bearer_token(
             websocket.headers.get("authorization")
         )
-        actor = actor_from_token(token, state.secret)
+        actor = state.tokens.actor(token)
     except Unauthorized as exc:
         await _refuse(websocket, CLOSE_UNAUTHORIZED, exc.detail)
         return
@@ -91,7 +92,7 @@ async def _pump(websocket: WebSocket, sub: Subscription) -> None:
             if websocket.client_state is WebSocketState.CONNECTED:
                 await websocket.close(sub.close_code or 1000)
             return
-        await websocket.send_json(payload)
+        await websocket.send_text(orjson.dumps(payload).decode())
 
 
 async def _drain(websocket: WebSocket) -> None:

@@ -17,21 +17,22 @@ writers cannot both read a state and then both write it) and commits. A domain e
 (``OrderflowError``) also commits, because the service only writes before raising what it means
 to keep (a counted wrong OTP attempt); any other exception rolls back.
 
-The order aggregate is stored whole as JSON beside indexed columns for the lookups the service
-makes (owner, rider, status, placement). Within one transaction an identity map hands out the
-same ``Order`` object for the same id, as the in-memory store does, so nested service calls see
-each other's changes.
+The order aggregate is stored whole as JSON (with orjson: the codec runs on every request)
+beside indexed columns for the lookups the service makes (owner, rider, status, placement).
+Within one transaction an identity map hands out the same ``Order`` object for the same id, as
+the in-memory store does, so nested service calls see each other's changes.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from reference_api.errors import OrderflowError
 from reference_api.model import (
@@ -394,7 +395,7 @@ def order_to_json(order: Order) -> str:
         ],
         "version": order.version,
     }
-    return json.dumps(doc, separators=(",", ":"), default=_json_default)
+    return orjson.dumps(doc, default=_json_default).decode()
 
 
 def _json_default(value: object) -> object:
@@ -404,8 +405,8 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot store {type(value).__name__} in order history metadata")
 
 
-def order_from_json(text: str) -> Order:
-    d = json.loads(text)
+def order_from_json(text: str | bytes) -> Order:
+    d = orjson.loads(text)
     refund = d["refund"]
     return Order(
         id=d["id"],

@@ -367,7 +367,7 @@ async def test_invalid_transitions_and_otp_errors(api: Api) -> None:
     assert int(too_soon.headers["Retry-After"]) >= 1
     await api.ok(rider, "POST", f"/api/orders/{oid}/pickup/", json={"otp": code})
     used = await api.call(rest, "POST", f"/api/orders/{oid}/otp/resend/?type=pickup")
-    assert used.status_code == 409 and used.json()["code"] == "conflict"
+    assert used.status_code == 409 and used.json()["code"] == "conflict", used.text
     again = await api.call(rider, "POST", f"/api/orders/{oid}/pickup/", json={"otp": code})
     assert again.status_code == 400 and again.json()["code"] == "invalid_transition"
 
@@ -407,5 +407,6 @@ async def test_openapi_describes_every_endpoint_and_marks_extensions(api: Api) -
         assert ("extension" in op["tags"]) is ep.extension, ep.operation
         assert op.get("x-extension", False) is ep.extension, ep.operation
         assert "401" in op["responses"] and "422" in op["responses"]
+        assert op["security"] == [{"bearerAuth": []}]
     assert "/ws/orders/{order_id}/" in doc["info"]["description"]
-    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
