@@ -59,6 +59,14 @@ async def test_bad_tokens_are_rejected_with_401(api: Api) -> None:
         assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
     good = await api.client.get(url, headers={"Authorization": f"Bearer {token(customer)}"})
     assert good.status_code == 200
+    # authentication comes first: no token, bad body, unknown route alike answer 401
+    for method, path, body in [
+        ("POST", "/api/orders/", b"{not json"),
+        ("GET", "/api/orders/not-a-uuid/", None),
+        ("GET", "/api/nowhere/", None),
+    ]:
+        response = await api.client.request(method, path, content=body)
+        assert response.status_code == 401, (path, response.text)
 
 
 async def test_otp_brute_force_locks_the_code(api: Api) -> None:
