@@ -807,7 +807,3 @@ class Model:
             "kitchen_busy_s": b["slots"] - a["slots"],
             "kitchen_capacity_s": slots,
         }
-
-
-def run_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationResult:
-    return Model(scenario, seed, replication).run()

@@ -17,7 +17,7 @@ from orderflow import __version__
 from scenarios.loader import LoadedScenario, ScenarioError, load_scenario
 from sim.kpis import aggregate, rounded
 from sim.rundir import write_json, write_parquet
-from sim.runner import run_many
+from sim.runner import default_jobs, run_many
 
 
 def _number(text: str, where: str) -> int | float:
@@ -88,7 +88,7 @@ def run_sweep(
     *,
     seed: int | None,
     replications: int | None,
-    jobs: int,
+    jobs: int | None,
     out: Path | None,
     show_progress: bool = True,
 ) -> tuple[Path, pa.Table]:
@@ -97,6 +97,7 @@ def run_sweep(
     seed = base.scenario.seed if seed is None else seed
     reps = replications or base.scenario.replications
     tasks = [(loaded.scenario, seed, r) for _, loaded in points for r in range(reps)]
+    jobs = default_jobs(len(tasks)) if jobs is None else jobs
     outputs = run_many(
         tasks, jobs=jobs, with_tables=False, desc="sweep", show_progress=show_progress
     )

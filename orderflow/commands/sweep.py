@@ -34,7 +34,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from scenarios import ScenarioError
     from sim.model import SimulationBug
-    from sim.runner import default_jobs
     from sim.sweep import parse_vary, run_sweep
 
     problem = check_counts(args)
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             args.overrides,
             seed=args.seed,
             replications=args.replications,
-            jobs=args.jobs or default_jobs(1 << 10),
+            jobs=args.jobs,
             out=args.out,
             show_progress=not args.quiet,
         )
