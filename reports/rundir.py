@@ -65,23 +65,42 @@ class RunDir:
         return _parquet_columns(path) if path.is_file() else []
 
     def scenario(self) -> dict[str, Any]:
-        """The resolved scenario beside the run (``scenario.toml``), or ``{}`` when absent."""
+        """The run's resolved scenario, or ``{}`` when there is none: ``scenario.toml`` beside
+        the run; for a load test replaying a simulation, the simulation's; for a load test
+        driven by a scenario, that scenario (shipped name or file) with its defaults filled in."""
         path = self.path / "scenario.toml"
-        if not path.is_file():
+        if path.is_file():
+            return _read_toml(path)
+        if self.kind != "loadtest":
             return {}
+        trace = self.manifest.get("trace")
+        if trace and (Path(trace) / "scenario.toml").is_file():
+            return _read_toml(Path(trace) / "scenario.toml")
+        ref = self.manifest.get("scenario")
+        if not ref:
+            return {}
+        from scenarios.loader import ScenarioError, load_scenario, resolved_dict
+
         try:
-            return tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise RunDirError(f"{path}: not valid TOML ({exc})") from None
+            return resolved_dict(load_scenario(str(ref)).scenario)
+        except ScenarioError as exc:
+            raise RunDirError(f"{self.file('manifest.json')}: scenario {ref!r}: {exc}") from None
 
     def scenario_thresholds(self) -> list[Threshold]:
         table = self.scenario().get("thresholds", {})
         try:
             # A short source name: it is written into summary.json, which must not depend on
             # where the run directory lies.
-            return parse_table(table, "scenario.toml [thresholds]")
+            return parse_table(table, "scenario [thresholds]")
         except ThresholdError as exc:
             raise RunDirError(f"{self.path}: {exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RunDirError(f"{path}: not valid TOML ({exc})") from None
 
 
 def _parquet_columns(path: Path) -> list[str]:

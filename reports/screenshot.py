@@ -32,6 +32,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+SCREENSHOT_LOAD_THRESHOLDS = (
+    "GET /api/orders/[id]/=p95 < 50ms",
+    "errors=rate < 1%",
+    "late_starts=p99 < 100ms",
+)
+
+
 def chromium_path() -> str | None:
     """``ORDERFLOW_CHROMIUM`` if set, else the first Chromium on the system."""
     env = os.environ.get("ORDERFLOW_CHROMIUM")
@@ -114,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     and screenshot each report kind into ``--out`` (default docs/images)."""
     from reports import runs
     from reports.build import build_report
+    from reports.thresholds import parse_flag
 
     parser = argparse.ArgumentParser(prog="python -m reports.screenshot", description=main.__doc__)
     parser.add_argument("--out", type=Path, default=Path("docs/images"))
@@ -126,16 +134,22 @@ def main(argv: list[str] | None = None) -> int:
         print("1/4 simulating the baseline scenario ...", flush=True)
         sim = runs.simulate(work / "sim", replications=3)
         print("2/4 sweeping the fleet size ...", flush=True)
-        swp = runs.sweep(work / "sweep", "fleet.riders=12:28:4")
+        swp = runs.sweep(work / "sweep", "fleet.riders=16:48:8")
         print("3/4 replaying the timeline against a local server ...", flush=True)
         with runs.served(work / "server.db") as url:
             load = runs.loadtest(url, work / "load", sim, quiet=True)
         print("4/4 reports and screenshots ...", flush=True)
-        named = (("report-loadtest", load), ("report-simulation", sim), ("report-sweep", swp))
+        # Thresholds that show what a breach looks like on the load test's charts.
+        load_flags = [parse_flag(t) for t in SCREENSHOT_LOAD_THRESHOLDS]
+        named = (
+            ("report-loadtest", build_report(load, flags=load_flags)),
+            ("report-simulation", build_report(sim)),
+            ("report-sweep", build_report(swp)),
+        )
         pages: list[tuple[Path, Path | None]] = [
-            (build_report(run).html, args.out / f"{name}.png") for name, run in named
+            (result.html, args.out / f"{name}.png") for name, result in named
         ]
-        for (_, png), check in zip(pages, check_pages(pages), strict=True):
+        for (_, png), check in zip(pages, check_pages(pages, height=1400), strict=True):
             print(f"  {png}  ({check.charts} charts, verdict: {check.verdict})")
     return 0
 

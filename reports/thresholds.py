@@ -73,7 +73,7 @@ class Condition:
 class Threshold:
     name: str  # metric name
     conditions: tuple[Condition, ...]
-    source: str  # "scenario.toml [thresholds]" or "--threshold"
+    source: str  # "scenario [thresholds]" or "--threshold"
 
     @property
     def expression(self) -> str:

@@ -53,7 +53,7 @@ def test_simulation_summary_matches_orders_table(
         assert summary["kpis"][kpi]["ci_high"] == pytest.approx(sim_summary["kpis"][kpi]["ci_high"])
     by_name = {t["metric"]: t for t in summary["thresholds"]}
     # The shipped baseline scenario's [thresholds] are applied without any flag.
-    assert by_name["click_to_door"]["source"] == "scenario.toml [thresholds]"
+    assert by_name["click_to_door"]["source"] == "scenario [thresholds]"
     assert by_name["click_to_door"]["value"] == pytest.approx(np.percentile(c2d, 95) * 60_000)
     cancelled = orders["cancel_reason"].astype(str).isin(
         ["customer_changed_mind", "customer_impatient", "restaurant_out_of_stock",
@@ -115,6 +115,9 @@ def test_load_summary_matches_requests_table(
         str(k): int(v) for k, v in journeys["outcome"].value_counts().items()
     }
     assert "planned_vs_observed.csv" in {p.name for p in result.tables}
+    # The replayed simulation's scenario thresholds are read; they measure simulations only.
+    statuses = {t["metric"]: t["status"] for t in summary["thresholds"]}
+    assert statuses == {"click_to_door": "not applicable", "cancellation_rate": "not applicable"}
 
 
 def test_load_thresholds_pass_and_breach(load_run: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
