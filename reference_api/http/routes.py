@@ -76,10 +76,12 @@ def operation(op: str, *, status_code: int = 200, summary: str | None = None) ->
 
 
 def install(app: FastAPI) -> None:
-    """Add every operation straight to the app's router, in catalogue order (so
-    ``/api/orders/available/`` is tried before ``/api/orders/{order_id}/``). Straight on the
-    app, not through an included router: each level of routers is another match per request."""
-    rank = {op: i for i, op in enumerate(ENDPOINTS)}
+    """Add every operation straight to the app's router (not through an included router: each
+    level of routers is another match per request). Routes are tried in order: the hottest read
+    first, right after ``/api/orders/available/``, which must win over ``{order_id}``; then the
+    catalogue's order."""
+    first = ("available_orders", "get_order")
+    rank = {op: i for i, op in enumerate((*first, *(op for op in ENDPOINTS if op not in first)))}
     for fn, options in sorted(_OPERATIONS, key=lambda item: rank[item[1]["name"]]):
         app.add_api_route(endpoint=fn, **options)
 
