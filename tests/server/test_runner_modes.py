@@ -76,3 +76,27 @@ async def test_events_follow_commit_and_bugs_roll_back(tmp_path: Path, offload: 
     assert [e.event_type for e in batches[-1]] == ["order.status_changed", "order.assigned"]
     runner.close()
     store.close()
+
+
+async def test_a_bug_is_a_json_500_and_the_server_keeps_going(tmp_path: Path) -> None:
+    app = build_app(
+        ServerSettings(db=str(tmp_path / "b.db"), vendors=1, customers=400, riders=1), SECRET
+    )
+    service = app.state.runner.service
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a genuine bug")
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            api = Api(client, "inprocess")
+            order = await api.place()
+            real = service.history
+            service.history = broken
+            response = await api.call(api.system, "GET", f"/api/orders/{order['id']}/history/")
+            assert response.status_code == 500
+            assert response.json()["code"] == "internal_error"
+            assert "KeyError" not in response.text
+            service.history = real
+            await api.ok(api.system, "GET", f"/api/orders/{order['id']}/history/")
