@@ -113,10 +113,12 @@ def loadtest(
     speedup: float = 240.0,
     duration: float = 10.0,
     quiet: bool = False,
+    check: bool = False,
 ) -> Path:
-    """Replay ``trace``'s timeline against ``host`` (open model, one Locust process)."""
+    """Replay ``trace``'s timeline against ``host`` (open model, one Locust process); with
+    ``check``, the run's thresholds must hold too (``orderflow loadtest --check``)."""
     args = ["loadtest", "--host", host, "--trace", str(trace), "--speedup", repr(speedup)]
-    args += ["--duration", repr(duration), "--out", str(out)]
+    args += ["--duration", repr(duration), "--out", str(out), *(["--check"] if check else [])]
     if quiet:
         with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
             _cli(args)

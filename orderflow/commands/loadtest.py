@@ -26,6 +26,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", required=True, help="base URL of the deployment under test")
     p.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
     add_arguments(p, scenario_flag=False)
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="evaluate the scenario's [thresholds] afterwards; exit 3 if any is breached",
+    )
     p.set_defaults(handler=run)
 
 
@@ -62,4 +67,9 @@ def run(args: argparse.Namespace) -> int:
         f"process(es) -> {run_dir}/",
         flush=True,
     )
-    return launcher.run(host, opts, args.workers, run_dir, len(plan.orders), bound)
+    code = launcher.run(host, opts, args.workers, run_dir, len(plan.orders), bound)
+    if code == 0 and args.check:
+        from reports.check import check_run
+
+        return check_run(run_dir)
+    return code

@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_common(p)
     p.add_argument("--out", type=Path, help="run directory (default runs/sim-<scenario>-s<seed>)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="evaluate the scenario's [thresholds] afterwards; exit 3 if any is breached",
+    )
     p.set_defaults(handler=run)
 
 
@@ -123,4 +128,8 @@ def run(args: argparse.Namespace) -> int:
         f"\nrun directory: {out}/ (orders, events, api_calls, resources, timeline .parquet; "
         "summary.json, scenario.toml, manifest.json)"
     )
+    if getattr(args, "check", False):
+        from reports.check import check_run
+
+        return check_run(out)
     return 0

@@ -36,6 +36,6 @@ def load_run(factory: pytest.TempPathFactory) -> Path:
         sim = sim_run(factory)
         with runs.served(_root(factory) / "server.db") as url:
             _CACHE["load"] = runs.loadtest(
-                url, _root(factory) / "load", sim, speedup=300, duration=8, quiet=True
+                url, _root(factory) / "load", sim, speedup=300, duration=8, quiet=True, check=True
             )
     return _CACHE["load"]

@@ -164,3 +164,15 @@ def test_reports_render_in_chromium(built: dict[str, ReportResult], tmp_path: Pa
         assert check.charts >= expected_charts[result.kind], result.kind
         assert check.title.endswith(name)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_simulate_check_gates_on_the_scenario_thresholds(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    base = ["simulate", "baseline", "-r", "1", "--jobs", "1", "--quiet", "--check"]
+    breach = ["--set", 'thresholds.click_to_door="p50 < 1min"']
+    assert main([*base, "--out", str(tmp_path / "bad"), *breach]) == BREACH_EXIT_CODE
+    out = capsys.readouterr().out
+    assert "BREACH         click_to_door p50 < 1min" in out
+    lenient = ["--set", 'thresholds.click_to_door="p50 < 600min"']
+    lenient += ["--set", 'thresholds.cancellation_rate="rate < 90%"']
+    assert main([*base, "--out", str(tmp_path / "ok"), *lenient]) == 0
+    assert "thresholds: passed" in capsys.readouterr().out
