@@ -23,10 +23,11 @@ class Identity:
     token: str
     user_id: str
     vendor_id: str | None = None
+    #: Request headers for this identity, built once (they go with every request it makes).
+    auth: dict[str, str] = field(init=False, compare=False, repr=False)
 
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "auth", {"Authorization": f"Bearer {self.token}"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ allows, and the first broken rule ends the journey with the reason."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -48,6 +49,7 @@ class Journey:
         self.last_status: str | None = None
         self.acks: dict[str, float] = {}  # new_status -> when the response arrived
         self.sub: Subscription | None = None
+        self.last_end = 0.0  # when this journey's previous request ended
 
     # ------------------------------------------------------------------ running
     def run(self) -> None:
@@ -335,9 +337,10 @@ class Journey:
                 end = time.time()
                 status = int(resp.status_code or 0)
                 data: Any = None
-                if resp.content:
+                content = resp.content
+                if content:
                     try:
-                        data = resp.json()
+                        data = json.loads(content)
                     except ValueError:
                         data = None
                 reason = check(status, data)
@@ -358,17 +361,20 @@ class Journey:
                 order_id = self.order_id
                 if order_id is None and name == PLACE_ORDER and isinstance(data, dict):
                     order_id = data.get("id") if isinstance(data.get("id"), str) else None
+                ready = intended if intended > self.last_end else self.last_end
+                self.last_end = end
                 self.ctx.writer.add(
                     "requests",
                     {
                         "intended_ts": intended,
+                        "ready_ts": ready,
                         "start_ts": start,
                         "end_ts": end,
                         "endpoint": name,
                         "method": method,
                         "role": role,
                         "status": status,
-                        "bytes": len(resp.content or b""),
+                        "bytes": len(content or b""),
                         "error": reason,
                         "journey": BACKGROUND if background else self.plan.kind,
                         "journey_id": self.plan.key,

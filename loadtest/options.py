@@ -30,6 +30,13 @@ class LoadOptions:
     rider_wait: float
     drain: float | None  # wall seconds after the last arrival; None = from the schedule
     request_timeout: float = 15.0
+    ws_share: float | None = None  # None = default for the source
+
+    @property
+    def ws_fraction(self) -> float:
+        if self.ws_share is not None:
+            return self.ws_share
+        return 1.0 if self.trace is not None else 0.5
 
     @property
     def background_factor(self) -> float:
@@ -73,6 +80,12 @@ def add_arguments(parser: Any, *, scenario_flag: bool = True) -> None:
     g.add_argument(
         "--request-timeout", type=float, default=15.0, help="seconds before a request times out"
     )
+    g.add_argument(
+        "--ws-share",
+        type=float,
+        default=None,
+        help="share of orders tracked by WebSocket (default 0.5 for a scenario, 1 for --trace)",
+    )
 
 
 def from_namespace(ns: Any) -> LoadOptions:
@@ -90,6 +103,9 @@ def from_namespace(ns: Any) -> LoadOptions:
     drain = ns.drain
     if drain is not None and drain < 0:
         raise OptionError(f"--drain: must be >= 0, got {drain}")
+    ws_share = ns.ws_share
+    if ws_share is not None and not 0.0 <= ws_share <= 1.0:
+        raise OptionError(f"--ws-share: must be between 0 and 1, got {ws_share}")
     trace = Path(ns.trace) if ns.trace else None
     tokens = Path(ns.tokens) if ns.tokens else None
     if tokens is not None and not tokens.is_file():
@@ -109,6 +125,7 @@ def from_namespace(ns: Any) -> LoadOptions:
         rider_wait=positive("rider_wait", float(ns.rider_wait)),
         drain=drain,
         request_timeout=positive("request_timeout", float(ns.request_timeout)),
+        ws_share=ws_share,
     )
 
 
@@ -138,4 +155,6 @@ def to_locust_args(o: LoadOptions) -> list[str]:
         args += ["--seed", str(o.seed)]
     if o.drain is not None:
         args += ["--drain", repr(o.drain)]
+    if o.ws_share is not None:
+        args += ["--ws-share", repr(o.ws_share)]
     return args

@@ -33,6 +33,7 @@ def build_plan(opts: LoadOptions, identities: Identities) -> Plan:
             duration_s=opts.duration,
             background=opts.background_factor,
             identities=identities,
+            ws_share=opts.ws_fraction,
         )
     return plan_from_scenario(
         opts.scenario,
@@ -41,6 +42,7 @@ def build_plan(opts: LoadOptions, identities: Identities) -> Plan:
         duration_s=opts.duration,
         background=opts.background_factor,
         seed=opts.seed,
+        ws_share=opts.ws_fraction,
     )
 
 

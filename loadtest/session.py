@@ -28,8 +28,8 @@ from loadtest.identities import Identities, IdentityError
 from loadtest.minting import resolve_identities
 from loadtest.options import LoadOptions, OptionError, default_out, from_namespace
 from loadtest.plan import Plan, PlanError
+from loadtest.preflight import build_plan
 from loadtest.recorder import PartWriter, done_writers, merge_parts
-from loadtest.sources import plan_from_scenario, plan_from_trace
 from loadtest.summary import format_summary, summarize
 from loadtest.tables import PLANNED
 
@@ -86,24 +86,7 @@ class Session:
     def _prepare(self, ns: Any) -> None:
         self.opts = from_namespace(ns)
         self.identities = resolve_identities(self.opts.tokens)
-        o = self.opts
-        if o.trace is not None:
-            self.plan = plan_from_trace(
-                o.trace,
-                speedup=o.speedup,
-                duration_s=o.duration,
-                background=o.background_factor,
-                identities=self.identities,
-            )
-        else:
-            self.plan = plan_from_scenario(
-                o.scenario,
-                self.identities,
-                speedup=o.speedup,
-                duration_s=o.duration,
-                background=o.background_factor,
-                seed=o.seed,
-            )
+        self.plan = build_plan(self.opts, self.identities)
         self.pool = self.plan.pool_size()
 
     def _on_share(self, environment: Any, msg: Any, **_: Any) -> None:

@@ -48,6 +48,7 @@ def plan_from_scenario(
     duration_s: float,
     background: float,
     seed: int | None,
+    ws_share: float = 0.5,
     overrides: tuple[str, ...] = (),
 ) -> Plan:
     from scenarios import ScenarioError, load_scenario
@@ -58,7 +59,7 @@ def plan_from_scenario(
         raise PlanError(str(exc)) from None
     sc = loaded.scenario
     horizon = min(sc.period.duration_s, duration_s * speedup)
-    bg = Background(factor=background)
+    bg = Background(factor=background, ws_share=ws_share)
     orders = build_orders(sc, identities, horizon, bg, sc.seed if seed is None else seed)
     loops = identity_loops(bg, horizon, identities, first_index=len(orders))
     return Plan(tuple(orders + loops), speedup, f"scenario:{loaded.source}", background)
@@ -71,6 +72,7 @@ def plan_from_trace(
     duration_s: float,
     background: float,
     identities: Identities,
+    ws_share: float = 1.0,
 ) -> Plan:
     """Replay a simulation's calls: each order at ``arrival/speedup``, each call at
     ``(arrival + offset)/speedup``. Orders arriving after ``duration_s`` of wall time are cut."""
@@ -131,7 +133,8 @@ def plan_from_trace(
                 vendor_index=int(first.get("vendor") or 0),
                 customer_index=int(first.get("customer") or 0),
                 calls=tuple(calls),
-                ws=True,  # live tracking by WebSocket (the spec's advice) instead of polling
+                # live tracking by WebSocket (the spec's advice) rather than polling
+                ws=ws_share >= 1.0 or (ws_share > 0 and (len(orders) * 0.618034) % 1 < ws_share),
             )
         )
     if not orders:

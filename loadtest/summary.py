@@ -1,7 +1,11 @@
 """The figures a load run ends with: per endpoint, service time (start to end) beside latency
 from the intended start (coordinated-omission corrected, as wrk2 does) and start lateness, from
 full-resolution HdrHistograms rather than Locust's rounded buckets; journey outcomes by kind; and
-WebSocket delivery delays."""
+WebSocket delivery delays.
+
+Start lateness has two causes, reported apart: the journey's previous step had not come back
+yet (the target was slow: ``start - intended`` includes it), or the generator itself was late
+sending a request it was ready to send (``start - ready``: CPU starved, pool too small)."""
 
 from __future__ import annotations
 
@@ -18,10 +22,12 @@ PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 def _hist(values_ms: np.ndarray[Any, Any]) -> dict[str, float]:
     if values_ms.size == 0:
         return {}
-    h = HdrHistogram(1, 3_600_000_000, 3)  # 1 us .. 1 h, in microseconds
-    for v in np.clip(values_ms * 1000.0, 1, 3_600_000_000).astype(np.int64):
-        h.record_value(int(v))
-    out = {f"p{p:g}": h.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
+    h = HdrHistogram(1, 3_600_000_000, 3)  # 1 us .. 1 h, in microseconds, 3 digits
+    micros = np.clip(values_ms * 1000.0, 1, 3_600_000_000).astype(np.int64)
+    for value, count in zip(*np.unique(micros, return_counts=True), strict=True):
+        h.record_value(int(value), int(count))
+    by_p = h.get_percentile_to_value_dict(list(PERCENTILES))
+    out = {f"p{p:g}": by_p[p] / 1000.0 for p in PERCENTILES}
     out["max"] = h.get_max_value() / 1000.0
     out["mean"] = float(values_ms.mean())
     return out
@@ -31,12 +37,14 @@ def latency_block(df: pd.DataFrame) -> dict[str, Any]:
     service = ((df["end_ts"] - df["start_ts"]) * 1000).to_numpy()
     corrected = ((df["end_ts"] - df["intended_ts"]) * 1000).to_numpy()
     late = ((df["start_ts"] - df["intended_ts"]).clip(lower=0) * 1000).to_numpy()
+    delay = ((df["start_ts"] - df["ready_ts"]).clip(lower=0) * 1000).to_numpy()
     return {
         "requests": len(df),
         "errors": int(df["error"].notna().sum()),
         "service_ms": _hist(service),
         "corrected_ms": _hist(corrected),
         "start_lateness_ms": _hist(late),
+        "send_delay_ms": _hist(delay),
     }
 
 
@@ -76,6 +84,7 @@ def format_summary(s: dict[str, Any], run_dir: Path) -> str:
         ("service time", "service_ms"),
         ("from intended start", "corrected_ms"),
         ("start lateness", "start_lateness_ms"),
+        ("generator delay", "send_delay_ms"),
     ):
         h = o[key]
         lines.append(

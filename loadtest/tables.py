@@ -8,6 +8,7 @@ import pyarrow as pa
 REQUESTS = pa.schema(
     [
         ("intended_ts", pa.float64()),
+        ("ready_ts", pa.float64()),
         ("start_ts", pa.float64()),
         ("end_ts", pa.float64()),
         ("endpoint", pa.string()),

@@ -4,6 +4,7 @@ and where, with exit status 2 and no traceback; nothing is sent and no run dir i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,11 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from loadtest.identities import IdentityError, load_tokens
-from tests.loadtest.conftest import Server, loadtest
+from orderflow.cli import main
+from tests.loadtest.conftest import SECRET, Server, loadtest
 from tests.loadtest.test_faults import tokens_file
 
 
 def _fails(args: list[str], *needles: str) -> None:
+    """In a subprocess, as a user would run it."""
     proc = loadtest(args, timeout=60)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
@@ -23,24 +26,44 @@ def _fails(args: list[str], *needles: str) -> None:
         assert needle in proc.stderr, proc.stderr
 
 
-def test_bad_flags_and_paths(server: Server, tmp_path: Path) -> None:
+Refused = Callable[..., None]
+
+
+@pytest.fixture
+def refused(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Refused:
+    """In this process (the checks run before Locust is started, so it is never imported):
+    the same CLI entry point, minus a few seconds of interpreter start-up per case."""
+    monkeypatch.setenv("ORDERFLOW_JWT_SECRET", SECRET)
+
+    def check(args: list[str], *needles: str) -> None:
+        assert main(["loadtest", *args]) == 2
+        err = capsys.readouterr().err
+        for needle in needles:
+            assert needle in err, err
+
+    return check
+
+
+def test_bad_flags_and_paths(server: Server, tmp_path: Path, refused: Refused) -> None:
+    _fails(["--host", server.url, "--speedup", "0"], "--speedup: must be > 0")
     host = ["--host", server.url]
-    _fails([*host, "--speedup", "0"], "--speedup: must be > 0")
-    _fails([*host, "--workers", "0"], "--workers")
-    _fails(["--host", "localhost:8000"], "--host 'localhost:8000'", "http://")
-    _fails([*host, "nonexistent_scenario"], "nonexistent_scenario", "shipped")
-    _fails([*host, "--tokens", str(tmp_path / "nope.json")], "nope.json", "no such file")
-    _fails([*host, "--trace", str(tmp_path)], "no timeline.parquet")
-    pq.write_table(
-        pa.table({"order_idx": [0], "role": ["customer"]}), tmp_path / "timeline.parquet"
-    )
-    _fails([*host, "--trace", str(tmp_path)], "timeline.parquet", "missing column 'arrival_s'")
+    refused([*host, "--workers", "0"], "--workers")
+    refused(["--host", "localhost:8000"], "--host 'localhost:8000'", "http://")
+    refused([*host, "nonexistent_scenario"], "nonexistent_scenario", "shipped")
+    refused([*host, "--tokens", str(tmp_path / "nope.json")], "nope.json", "no such file")
+    refused([*host, "--trace", str(tmp_path)], "no timeline.parquet")
+    stub = pa.table({"order_idx": [0], "role": ["customer"]})
+    pq.write_table(stub, tmp_path / "timeline.parquet")
+    refused([*host, "--trace", str(tmp_path)], "timeline.parquet", "missing column 'arrival_s'")
+    refused([*host, "--ws-share", "2"], "--ws-share: must be between 0 and 1")
 
 
-def test_target_refusing_tokens_or_unreachable(server: Server, tmp_path: Path) -> None:
-    _fails(["--host", server.url, "--tokens", str(tokens_file(tmp_path / "t.json"))],
-           "refused the token", "--tokens FILE")  # fmt: skip
-    _fails(["--host", "http://127.0.0.1:9"], "cannot reach http://127.0.0.1:9/api/orders/")
+def test_target_refusing_tokens_or_unreachable(
+    server: Server, tmp_path: Path, refused: Refused
+) -> None:
+    refused(["--host", server.url, "--tokens", str(tokens_file(tmp_path / "t.json"))],
+            "refused the token", "--tokens FILE")  # fmt: skip
+    refused(["--host", "http://127.0.0.1:9"], "cannot reach http://127.0.0.1:9/api/orders/")
 
 
 @pytest.mark.parametrize(

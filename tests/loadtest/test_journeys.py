@@ -59,6 +59,7 @@ def test_short_run_completes_every_path_without_unexpected_failures(
     assert {"GET /api/restaurants/orders/queue/", "GET /api/orders/available/"} <= bg
     # every request carries its intended start; lateness is measured, not hidden
     assert (r["start_ts"] >= r["intended_ts"] - 0.01).all()
+    assert (r["ready_ts"] >= r["intended_ts"]).all() and (r["start_ts"] >= r["ready_ts"]).all()
     assert (r["end_ts"] >= r["start_ts"]).all()
     assert r["planned"].sum() == len(run.planned)
     o = run.summary["overall"]
