@@ -128,6 +128,10 @@ class SqliteStore:
     def close(self) -> None:
         self._db.close()
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file (so the file alone is a full copy)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # transactions --------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -3,13 +3,14 @@ app in-process (httpx ASGITransport) and against a real ``orderflow serve`` on 1
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from reference_api.http.server import ServerSettings, build_app
+from reference_api.http.server import ServerSettings, build_app, build_service
 from tests.server.harness import CUSTOMERS, RIDERS, SECRET, VENDORS, Api, LiveServer
 
 
@@ -25,12 +26,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         yield server
 
 
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the fixtures seeded once; each in-process test starts from a copy."""
+    path = tmp_path_factory.mktemp("template") / "seeded.db"
+    settings = ServerSettings(db=str(path), vendors=VENDORS, customers=CUSTOMERS, riders=RIDERS)
+    _, store = build_service(settings, SECRET)
+    store.checkpoint()
+    store.close()
+    return path
+
+
 @pytest.fixture(params=["inprocess", "live"])
 async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
     if request.param == "inprocess":
-        settings = ServerSettings(
-            db=str(tmp_path / "inprocess.db"), vendors=VENDORS, customers=CUSTOMERS, riders=RIDERS
-        )
+        db = tmp_path / "inprocess.db"
+        shutil.copyfile(request.getfixturevalue("seeded_db"), db)
+        settings = ServerSettings(db=str(db), vendors=VENDORS, customers=CUSTOMERS, riders=RIDERS)
         app = build_app(settings, SECRET)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
