@@ -11,9 +11,18 @@ from reference_api.http.server import DEFAULT_CUSTOMERS, DEFAULT_RIDERS, DEFAULT
 
 def add_fixture_arguments(p: argparse.ArgumentParser) -> None:
     """Fixture counts; `serve` and `token` share them so both name the same users."""
-    p.add_argument("--vendors", type=int, default=DEFAULT_VENDORS, metavar="N")
-    p.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS, metavar="N")
-    p.add_argument("--riders", type=int, default=DEFAULT_RIDERS, metavar="N")
+    for name, default in (
+        ("vendors", DEFAULT_VENDORS),
+        ("customers", DEFAULT_CUSTOMERS),
+        ("riders", DEFAULT_RIDERS),
+    ):
+        p.add_argument(
+            f"--{name}",
+            type=int,
+            default=default,
+            metavar="N",
+            help=f"fixture {name} (default %(default)s; give serve and token the same)",
+        )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,8 +1,9 @@
 """The HTTP routes: one thin function per operation of ``reference_api.endpoints``.
 
-Each parses its input (FastAPI/pydantic), authenticates, runs the service method on the
-service runner and returns the service's answer as JSON. Methods and paths come from the
-endpoint catalogue, so the server, the simulation and the load test name operations alike.
+Each parses its input (FastAPI/pydantic), takes the caller that ``authenticate`` verified, runs
+the service method on the service runner and returns the service's answer as JSON. Methods and
+paths come from the endpoint catalogue, so the server, the simulation and the load test name
+operations alike.
 """
 
 from __future__ import annotations
