@@ -105,7 +105,7 @@ def write_load_run(
     manifest: dict[str, object] = {
         "kind": "loadtest",
         "host": "http://127.0.0.1:8000",
-        "scenario": "synthetic",
+        "scenario": None,  # no scenario: thresholds come from --threshold only
         "trace": None,
         "speedup": 1.0,
         "duration": duration_s,
