@@ -1,0 +1,39 @@
+"""What the journeys accept from a target, pinned (docs/spec-decisions.md, load-test rows)."""
+
+from __future__ import annotations
+
+from loadtest import checks
+
+
+def test_spec_aliases_count_as_the_canonical_status() -> None:
+    ok = {"success": True, "status": "RESTAURANT_CONFIRMED"}
+    assert checks.check_success("confirm", 200, ok, {}, "cod") is None
+    prep = {"status": "FOOD_BEING_PREPARED"}
+    assert checks.check_success("start_preparing", 200, prep, {}, "cod") is None
+    wrong = {"status": "PREPARING"}
+    assert "should report ORDER_CONFIRMED" in str(
+        checks.check_success("confirm", 200, wrong, {}, "")
+    )
+
+
+def test_wrong_otp_must_be_refused_and_resend_may_be_throttled() -> None:
+    assert checks.check_refusal("pickup", 400) is None
+    assert checks.check_refusal("pickup", 423) is None  # locked after too many attempts
+    assert "accepted a call it must refuse" in str(checks.check_refusal("pickup", 200))
+    assert "expected a refusal" in str(checks.check_refusal("pickup", 500))
+    assert checks.check_success("resend_otp", 429, {"detail": "retry in 20s"}, {}, "") is None
+
+
+def test_checkout_and_payment_answers() -> None:
+    placed = {"id": "x", "order_status": "PAYMENT_PENDING"}
+    assert checks.check_success("place_order", 201, placed, {}, "online") is None
+    assert "should be ORDER_PLACED" in str(
+        checks.check_success("place_order", 201, placed, {}, "cod")
+    )
+    assert "expected 200/201, got 500" in str(
+        checks.check_success("place_order", 500, None, {}, "")
+    )
+    failed = {"status": "PAYMENT_FAILED"}
+    assert checks.check_success("record_payment", 200, failed, {"success": False}, "") is None
+    otp = {"otp": "12345", "type": "pickup"}
+    assert "6 digits" in str(checks.check_success("get_otp", 200, otp, {}, ""))
