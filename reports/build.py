@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,10 +120,15 @@ def build_report(
     flags: Sequence[Threshold] = (),
     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
     bucket_s: float | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ReportResult:
+    """``progress`` receives a line per stage (the CLI prints them; a long run takes seconds)."""
+    say = progress or (lambda _line: None)
     run = open_run(run_dir)
     out = Path(out_dir) if out_dir is not None else run.path / "report"
+    say(f"reading the {run.kind} run's tables and drawing the charts ...")
     report, ev = analyse_run(run, flags, percentiles, bucket_s)
+    say(f"writing report.html, summary.json and {len(report.tables) + 1} CSV tables ...")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

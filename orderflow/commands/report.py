@@ -60,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--bucket: must be a positive number of seconds, got {args.bucket}")
         from reports.build import build_report
 
-        print(f"building the report of {args.run_dir} ...", file=sys.stderr)
-        result = build_report(args.run_dir, args.out, flags, percentiles, args.bucket)
+        def progress(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+
+        result = build_report(args.run_dir, args.out, flags, percentiles, args.bucket, progress)
     except (RunDirError, ThresholdError, ValueError) as exc:
         print(f"orderflow report: {exc}", file=sys.stderr)
         return 1
