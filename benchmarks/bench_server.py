@@ -13,6 +13,12 @@ HTTP parser; the client behind Locust's FastHttpUser), keep-alive connections, c
 (each greenlet sends its next request when the previous answer arrives). Rounds alternate
 baseline and reference so background noise hits both; the best round of each is compared.
 
+Requests per second on a shared 2-core machine swing with whatever else runs, so the script also
+prints the server's CPU time per request (from /proc), which is steadier: its ratio is what the
+throughput ratio tends to when the server is the bottleneck. Even so, a slower server makes the
+client wait more, and waking a waiting client is charged to the server's socket writes, so the
+CPU ratio errs on the low side.
+
     .venv/bin/python benchmarks/bench_server.py [--seconds 4] [--rounds 2] [--concurrency 32]
 """
 
