@@ -282,7 +282,7 @@ def journey_run(host: str, work: Path, name: str, orders_per_s: float, seconds: 
     samples = run_locust(
         ["-f", str(REPO / "loadtest" / "locustfile.py"), "--host", host,
          "--scenario", str(scenario), "--tokens", str(tok), "--speedup", f"{speedup:g}",
-         "--duration", f"{seconds:g}", "--background", "0", "--ws-share", "0",
+         "--duration", f"{seconds:g}", "--background", "0", "--ws-share", "0", "--connections", "50",
          "--max-requests", "2000000", "--out", str(out)],
         seconds, work / f"{name}.log", server_pid,
     )  # fmt: skip

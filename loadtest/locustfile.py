@@ -14,6 +14,7 @@ if __package__ in (None, ""):  # run by path (`locust -f`): make the repo import
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gevent
+from geventhttpclient.client import HTTPClientPool
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.env import Environment
 
@@ -32,9 +33,17 @@ def _init(environment: Environment, **_: Any) -> None:
 
 def _test_start(environment: Environment, **_: Any) -> None:
     SESSION.test_start(environment)
-    if SESSION.opts is not None:
-        OrderJourneyUser.network_timeout = SESSION.opts.request_timeout
-        OrderJourneyUser.connection_timeout = SESSION.opts.request_timeout
+    opts = SESSION.opts
+    if opts is not None:
+        OrderJourneyUser.network_timeout = opts.request_timeout
+        OrderJourneyUser.connection_timeout = opts.request_timeout
+        if opts.connections:  # one pool for every user: fewer sockets at high rates
+            OrderJourneyUser.client_pool = HTTPClientPool(
+                concurrency=opts.connections,
+                network_timeout=opts.request_timeout,
+                connection_timeout=opts.request_timeout,
+                insecure=True,
+            )
 
 
 def _test_stop(environment: Environment, **_: Any) -> None:

@@ -31,6 +31,7 @@ class LoadOptions:
     drain: float | None  # wall seconds after the last arrival; None = from the schedule
     request_timeout: float = 15.0
     ws_share: float | None = None  # None = default for the source
+    connections: int = 0  # 0 = one connection pool per user, as Locust does
 
     @property
     def ws_fraction(self) -> float:
@@ -81,6 +82,12 @@ def add_arguments(parser: Any, *, scenario_flag: bool = True) -> None:
         "--request-timeout", type=float, default=15.0, help="seconds before a request times out"
     )
     g.add_argument(
+        "--connections",
+        type=int,
+        default=0,
+        help="share N connections among all users of a process (0: each user its own)",
+    )
+    g.add_argument(
         "--ws-share",
         type=float,
         default=None,
@@ -106,6 +113,9 @@ def from_namespace(ns: Any) -> LoadOptions:
     ws_share = ns.ws_share
     if ws_share is not None and not 0.0 <= ws_share <= 1.0:
         raise OptionError(f"--ws-share: must be between 0 and 1, got {ws_share}")
+    connections = int(ns.connections)
+    if connections < 0:
+        raise OptionError(f"--connections: must be >= 0, got {connections}")
     trace = Path(ns.trace) if ns.trace else None
     tokens = Path(ns.tokens) if ns.tokens else None
     if tokens is not None and not tokens.is_file():
@@ -126,6 +136,7 @@ def from_namespace(ns: Any) -> LoadOptions:
         drain=drain,
         request_timeout=positive("request_timeout", float(ns.request_timeout)),
         ws_share=ws_share,
+        connections=connections,
     )
 
 
@@ -157,4 +168,6 @@ def to_locust_args(o: LoadOptions) -> list[str]:
         args += ["--drain", repr(o.drain)]
     if o.ws_share is not None:
         args += ["--ws-share", repr(o.ws_share)]
+    if o.connections:
+        args += ["--connections", str(o.connections)]
     return args
