@@ -1,9 +1,10 @@
 """How much load one Locust process generates with our journeys, against a baseline measured in
 the same run, and how punctual the open-model schedule is.
 
-1. Throughput: requests/s of a plain FastHttpUser loop (GET in a tight loop) vs the journey
-   replay (schedule, identities, checks, per-request rows), each in one Locust process against
-   the same constant-response server (its own process), both saturated. Target ratio >= 0.8.
+1. Throughput: requests/s of a plain FastHttpUser loop (GET in a tight loop, 50 users) vs the
+   journey replay (schedule, identities, checks, per-request rows; 50 shared connections), each
+   in one Locust process against the same constant-response server (its own process), both
+   saturated. Target ratio >= 0.8.
 2. Punctuality: the journey replay at a fixed schedule the generator can keep up with; p99 start
    lateness (start - intended) with the generator's CPU share. Target < 50 ms below 70 % CPU.
 
@@ -282,8 +283,8 @@ def journey_run(host: str, work: Path, name: str, orders_per_s: float, seconds: 
     samples = run_locust(
         ["-f", str(REPO / "loadtest" / "locustfile.py"), "--host", host,
          "--scenario", str(scenario), "--tokens", str(tok), "--speedup", f"{speedup:g}",
-         "--duration", f"{seconds:g}", "--background", "0", "--ws-share", "0", "--connections", "50",
-         "--max-requests", "2000000", "--out", str(out)],
+         "--duration", f"{seconds:g}", "--background", "0", "--ws-share", "0",
+         "--connections", "50", "--max-requests", "2000000", "--out", str(out)],
         seconds, work / f"{name}.log", server_pid,
     )  # fmt: skip
     return pd.read_parquet(out / "requests.parquet"), samples
