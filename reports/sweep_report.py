@@ -18,18 +18,31 @@ from reports.sweeprun import SweepAnalysis
 MAX_PANELS = 12
 
 
+def _series(w: SweepAnalysis) -> list[tuple[str, pd.DataFrame]]:
+    """One line per setting of the other varied parameters (the first one is the x axis)."""
+    rest = w.parameters[1:]
+    if not rest:
+        return [("", w.table)]
+    out = []
+    for key, rows in w.table.groupby(rest, sort=True):
+        values = key if isinstance(key, tuple) else (key,)
+        out.append((", ".join(f"{p}={v}" for p, v in zip(rest, values, strict=True)), rows))
+    return out
+
+
 def kpi_bands(w: SweepAnalysis) -> str:
     x_name = w.parameters[0]
     kpis = w.panels[:MAX_PANELS]
     fig, axes = grid(len(kpis), cols=3, cell_h=2.3)
-    x = w.table[x_name].to_numpy(np.float64)
+    series = _series(w)
     for ax, kpi in zip(axes, kpis, strict=True):
-        mean = w.table[kpi].to_numpy(np.float64)
-        ax.plot(x, mean, "o-", ms=3, lw=1.2)
-        if f"{kpi}.ci_low" in w.table.columns and f"{kpi}.ci_high" in w.table.columns:
-            lo = w.table[f"{kpi}.ci_low"].to_numpy(np.float64)
-            hi = w.table[f"{kpi}.ci_high"].to_numpy(np.float64)
-            ax.fill_between(x, lo, hi, alpha=0.25, lw=0, label="95% CI")
+        for label, rows in series:
+            x = rows[x_name].to_numpy(np.float64)
+            line = ax.plot(x, rows[kpi].to_numpy(np.float64), "o-", ms=3, lw=1.2, label=label)
+            if f"{kpi}.ci_low" in rows.columns and f"{kpi}.ci_high" in rows.columns:
+                lo = rows[f"{kpi}.ci_low"].to_numpy(np.float64)
+                hi = rows[f"{kpi}.ci_high"].to_numpy(np.float64)
+                ax.fill_between(x, lo, hi, alpha=0.2, lw=0, color=line[0].get_color())
         for _, row in w.choices[w.choices["kpi"] == kpi].iterrows():
             setting = row["smallest_by_mean"]
             if isinstance(setting, str) and len(w.parameters) == 1:
@@ -42,10 +55,12 @@ def kpi_bands(w: SweepAnalysis) -> str:
                     color=SLA_COLOUR,
                     fontsize=7,
                 )
-        for metric, target in w.targets.get(kpi, []):
-            ax.axhline(target, color=SLA_COLOUR, lw=0.8, ls=":", label=metric)
+        for _metric, target in w.targets.get(kpi, []):
+            ax.axhline(target, color=SLA_COLOUR, lw=0.8, ls=":")
         ax.set_title(kpi, loc="left")
         ax.set_xlabel(x_name)
+    if axes and len(series) > 1:
+        axes[0].legend(loc="best", fontsize=6)
     return to_svg(fig)
 
 

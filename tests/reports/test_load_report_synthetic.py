@@ -13,6 +13,8 @@ import pytest
 
 from orderflow.cli import main
 from reports.build import ReportResult, build_report
+from reports.check import evaluate_run as check_run_evaluation
+from reports.rundir import RunDirError
 from reports.synthetic import write_load_run
 from reports.thresholds import BREACH_EXIT_CODE, parse_flag
 
@@ -103,3 +105,20 @@ def test_run_dir_missing_a_file_is_named(run_dir: Path, tmp_path: Path, capsys) 
     (broken / "manifest.json").write_text((run_dir / "manifest.json").read_text())
     assert main(["report", str(broken)]) == 1
     assert f"run directory {broken} has no requests.parquet" in capsys.readouterr().err
+
+
+def test_scenario_named_by_a_load_run_supplies_thresholds(run_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    named = tmp_path / "named"
+    shutil.copytree(run_dir, named)
+    manifest = json.loads((named / "manifest.json").read_text())
+    (named / "manifest.json").write_text(json.dumps({**manifest, "scenario": "baseline"}))
+    ev = check_run_evaluation(named)
+    assert {r.metric: r.status for r in ev.results} == {
+        "click_to_door": "not applicable",
+        "cancellation_rate": "not applicable",
+    }
+    (named / "manifest.json").write_text(json.dumps({**manifest, "scenario": "no_such"}))
+    with pytest.raises(RunDirError, match="scenario 'no_such': no_such: not a scenario file"):
+        check_run_evaluation(named)

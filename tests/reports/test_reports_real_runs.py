@@ -176,3 +176,25 @@ def test_simulate_check_gates_on_the_scenario_thresholds(tmp_path: Path, capsys)
     lenient += ["--set", 'thresholds.cancellation_rate="rate < 90%"']
     assert main([*base, "--out", str(tmp_path / "ok"), *lenient]) == 0
     assert "thresholds: passed" in capsys.readouterr().out
+
+
+def test_two_parameter_sweep_orders_settings_and_draws_one_line_each(tmp_path: Path) -> None:
+    run2 = tmp_path / "sweep22"
+    vary = ["--vary", "fleet.riders=20,30", "--vary", "vendors.kitchen_slots=2,3"]
+    assert (
+        main(["sweep", "baseline", "-r", "1", "-j", "1", "--quiet", "--out", str(run2), *vary]) == 0
+    )
+    table = pd.read_parquet(run2 / "sweep.parquet")
+    limit = float(table["click_to_door_p95_min"].median())
+    result = build_report(run2, tmp_path / "r", [parse_flag(f"click_to_door=p95 < {limit}min")])
+    summary = json.loads(result.summary.read_text())
+    ordered = table.sort_values(["fleet.riders", "vendors.kitchen_slots"])
+    first = ordered[ordered["click_to_door_p95_min"] < limit].iloc[0]
+    expected = (
+        f"fleet.riders={int(first['fleet.riders'])}, "
+        f"vendors.kitchen_slots={int(first['vendors.kitchen_slots'])}"
+    )
+    choice = next(c for c in summary["smallest_setting"] if c["metric"] == "click_to_door")
+    assert choice["smallest_by_mean"] == expected
+    page = result.html.read_text()
+    assert "vendors.kitchen_slots=2" in page and "vendors.kitchen_slots=3" in page  # legend
