@@ -103,7 +103,7 @@ def funnel(s: SimAnalysis) -> str:
 def kpi_intervals(s: SimAnalysis) -> str:
     """One small panel per KPI: each replication's value (grey) and the mean's 95% interval."""
     kpis = [k for k in HEADLINE_KPIS if k in s.kpis.index and k in s.kpi_by_replication.columns]
-    fig, axes = grid(len(kpis), cols=2, cell_h=0.95, width=10.0)
+    fig, axes = grid(len(kpis), cols=2, cell_h=1.2, width=10.0)
     for ax, kpi in zip(axes, kpis, strict=True):
         mean, lo, hi = s.kpis.loc[kpi, ["mean", "ci_low", "ci_high"]].to_numpy(np.float64)
         reps = s.kpi_by_replication[kpi].to_numpy(np.float64)
