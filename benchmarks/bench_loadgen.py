@@ -146,6 +146,27 @@ class Plain(FastHttpUser):
                         name="GET /api/orders/[id]/")
 """
 
+#: Not a baseline of the issue: the request shape of a journey step (POST, JSON body, bearer
+#: token, reply parsed and checked) in the same tight loop, to show what the shape itself costs.
+SHAPED_LOCUSTFILE = """
+from locust import FastHttpUser, constant, task
+
+class Shaped(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def confirm(self):
+        with self.client.request(
+            "POST", "/api/restaurants/orders/880e8400-e29b-41d4-a716-446655440000/confirm/",
+            name="POST /api/restaurants/orders/[id]/confirm/", json={"estimated_prep_time": 20},
+            headers={"Authorization": "Bearer bench"}, catch_response=True,
+        ) as resp:
+            if resp.json().get("status") == "ORDER_CONFIRMED":
+                resp.success()
+            else:
+                resp.failure("unexpected status")
+"""
+
 SCENARIO = """
 name = "bench"
 seed = 3
@@ -248,14 +269,19 @@ def steady(requests: pd.DataFrame, trim: float = 0.25) -> tuple[float, float, fl
 
 
 def plain_rate(
-    host: str, work: Path, seconds: float, server_pid: int
+    host: str,
+    work: Path,
+    seconds: float,
+    server_pid: int,
+    source: str = PLAIN_LOCUSTFILE,
+    name: str = "plain",
 ) -> tuple[float, float, float]:
-    f = work / "plain_locustfile.py"
-    f.write_text(PLAIN_LOCUSTFILE)
-    csv = work / "plain"
+    f = work / f"{name}_locustfile.py"
+    f.write_text(source)
+    csv = work / name
     samples = run_locust(
         ["-f", str(f), "--host", host, "-u", "50", "-r", "50", "-t", f"{seconds:g}s",
-         "--csv", str(csv)], seconds, work / "plain.log", server_pid,
+         "--csv", str(csv)], seconds, work / f"{name}.log", server_pid,
     )  # fmt: skip
     hist = pd.read_csv(f"{csv}_stats_history.csv")
     hist = hist[(hist["Name"] == "Aggregated") & (hist["Total Request Count"] > 0)]
@@ -310,10 +336,14 @@ def main() -> int:
         print(f"constant-response server on {host}; runs of {secs:g} s; files in {work}/")
 
         pid = server.pid
-        print("1/3 plain FastHttpUser loop (50 users, no wait) ...", flush=True)
+        print("1/4 plain FastHttpUser loop (50 users, no wait) ...", flush=True)
         plain, plain_gen, plain_srv = plain_rate(host, work, secs, pid)
+        print("2/4 the same loop with a journey step's request shape ...", flush=True)
+        shaped, shaped_gen, shaped_srv = plain_rate(
+            host, work, secs, pid, SHAPED_LOCUSTFILE, "shaped"
+        )
 
-        print("2/3 journey replay, saturated (orders arrive faster than one process sends) ...",
+        print("3/4 journey replay, saturated (orders arrive faster than one process sends) ...",
               flush=True)  # fmt: skip
         # orders arriving at twice what the plain loop could serve: more than one process sends
         sat, sat_samples = journey_run(
@@ -324,7 +354,7 @@ def main() -> int:
 
         # a fixed schedule at a third of the saturated rate: what the generator keeps up with
         fixed_rps = journeys / 3
-        print(f"3/3 journey replay at a fixed schedule (~{fixed_rps:.0f} requests/s) ...",
+        print(f"4/4 journey replay at a fixed schedule (~{fixed_rps:.0f} requests/s) ...",
               flush=True)  # fmt: skip
         fixed, samples = journey_run(host, work, "fixed", fixed_rps / REQUESTS_PER_ORDER, secs, pid)
         late = pd.Series((fixed["start_ts"] - fixed["intended_ts"]).clip(lower=0) * 1000)
@@ -332,17 +362,26 @@ def main() -> int:
         gen, srv = cpu_share(samples, lo, hi)
 
         ratio = journeys / plain if plain else 0.0
+        per_cpu = (journeys / sat_gen) / (plain / plain_gen) if sat_gen and plain_gen else 0.0
         print()
         print("                              requests/s   generator CPU   server CPU")
         print(
             f"plain FastHttpUser loop       {plain:10.0f}   {plain_gen:12.0f}%   {plain_srv:9.0f}%"
         )
+        label = "  same, POST+JSON+token loop"
+        print(f"{label} {shaped:10.0f}   {shaped_gen:12.0f}%   {shaped_srv:9.0f}%")
         print(
             f"journey replay (saturated)    {journeys:10.0f}   {sat_gen:12.0f}%   {sat_srv:9.0f}%"
         )
         print(f"journey replay (fixed)        {rate:10.0f}   {gen:12.0f}%   {srv:9.0f}%")
         print()
         print(f"ratio journey / plain         {ratio:.2f}   (target >= 0.8)")
+        print(f"  per generator CPU-second    {per_cpu:.2f}   (the same ratio with CPU contention "
+              "taken out: requests per CPU-second of the Locust process)")  # fmt: skip
+        if shaped_gen and plain_gen:
+            shape_cost = (shaped / shaped_gen) / (plain / plain_gen)
+            print(f"  of which the request shape  {shape_cost:.2f}   (POST+JSON+token loop / plain "
+                  "loop, per CPU-second)")  # fmt: skip
         print(
             f"start lateness at the fixed schedule: p50 {late.quantile(0.5):.1f} ms, "
             f"p99 {late.quantile(0.99):.1f} ms, max {late.max():.1f} ms with the generator at "

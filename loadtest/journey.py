@@ -363,25 +363,25 @@ class Journey:
                     order_id = data.get("id") if isinstance(data.get("id"), str) else None
                 ready = intended if intended > self.last_end else self.last_end
                 self.last_end = end
-                self.ctx.writer.add(
+                self.ctx.writer.add_values(
                     "requests",
-                    {
-                        "intended_ts": intended,
-                        "ready_ts": ready,
-                        "start_ts": start,
-                        "end_ts": end,
-                        "endpoint": name,
-                        "method": method,
-                        "role": role,
-                        "status": status,
-                        "bytes": len(content or b""),
-                        "error": reason,
-                        "journey": BACKGROUND if background else self.plan.kind,
-                        "journey_id": self.plan.key,
-                        "order_id": order_id,
-                        "worker": self.ctx.share,
-                        "planned": planned and attempt == 0,
-                    },
+                    (
+                        intended,
+                        ready,
+                        start,
+                        end,
+                        name,
+                        method,
+                        role,
+                        status,
+                        len(content or b""),
+                        reason,
+                        BACKGROUND if background else self.plan.kind,
+                        self.plan.key,
+                        order_id,
+                        self.ctx.share,
+                        planned and attempt == 0,
+                    ),
                 )
             if reason is None or status not in checks.TRANSIENT or attempt == attempts - 1:
                 return status, data, reason

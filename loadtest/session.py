@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loadtest.context import Bounds, RunContext
@@ -29,7 +28,7 @@ from loadtest.minting import resolve_identities
 from loadtest.options import LoadOptions, OptionError, default_out, from_namespace
 from loadtest.plan import Plan, PlanError
 from loadtest.preflight import build_plan
-from loadtest.recorder import PartWriter, done_writers, merge_parts
+from loadtest.recorder import PartWriter, done_writers, merge_parts, table_from_dicts
 from loadtest.summary import format_summary, summarize
 from loadtest.tables import PLANNED
 
@@ -276,7 +275,7 @@ class Session:
     def _write_planned(self) -> None:
         assert self.plan is not None and self.run_dir is not None
         rows = list(self.plan.planned_rows(self.t0, self.shares))
-        pq.write_table(pa.Table.from_pylist(rows, schema=PLANNED), self.run_dir / "planned.parquet")
+        pq.write_table(table_from_dicts(PLANNED, rows), self.run_dir / "planned.parquet")
 
     def _write_manifest(self, *, final: bool) -> None:
         assert self.plan is not None and self.run_dir is not None and self.opts is not None
