@@ -4,6 +4,7 @@ wall clock, so the same code runs at SimPy time in the simulation and at wall ti
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Protocol
 
 
@@ -27,8 +28,20 @@ class ManualClock:
 
 
 def iso(ts: float) -> str:
-    """RFC 3339 UTC with a ``Z`` suffix, second precision as in the spec's examples."""
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 UTC with a ``Z`` suffix, second precision as in the spec's examples.
+
+    Every response formats a few instants, and ``strftime`` per call was the largest single cost
+    of a journey; so the date is formatted once per day (cached) and the time of day by
+    arithmetic. Same string as ``datetime.fromtimestamp(int(ts), UTC).strftime(...)``."""
+    day, rem = divmod(int(ts), 86_400)
+    hours, rem = divmod(rem, 3600)
+    minutes, seconds = divmod(rem, 60)
+    return f"{_iso_day(day)}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+
+
+@lru_cache(maxsize=1024)
+def _iso_day(day: int) -> str:
+    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
 
 
 def iso_precise(ts: float) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -79,6 +78,10 @@ REFUND_STEP = "refund_step"
 
 TimerListener = Callable[[float], None]
 
+#: RFC 4122 version-4 bits: clear version nibble and variant bits, then set 4 and 0b10.
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
+
 
 class OrderService:
     def __init__(
@@ -126,7 +129,11 @@ class OrderService:
 
     # ------------------------------------------------------------------ helpers
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """``str(uuid.UUID(int=rng.getrandbits(128), version=4))``, formatted by hand: the same
+        string from the same draw, about four times cheaper (a journey draws nine)."""
+        n = (self.rng.getrandbits(128) & _UUID_CLEAR) | _UUID_V4
+        h = f"{n:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     @staticmethod
     def _authorize(actor: Actor, action: str) -> None:
@@ -190,15 +197,17 @@ class OrderService:
         order.status = target
         order.version += 1
         entry = self._track(order, target.value, description, actor, metadata)
-        self._after_move(order, previous, target, actor, now)
-        self.store.save_order(order)
         if self.sinks:
+            # Before the side effects, so watchers see "confirmed" before "assigned" and
+            # "delivered" before the freed rider's next assignment.
             name = DISPLAY_NAMES[target]
             base = (order.id, order.order_number, previous.value, target.value, name, now)
             self._emit(ev.DomainEvent(ev.STATUS_CHANGED, *base, actor.display))
             specific = ev.SPECIFIC_EVENT.get(target)
             if specific is not None:
                 self._emit(ev.DomainEvent(specific, *base, actor.display))
+        self._after_move(order, previous, target, actor, now)
+        self.store.save_order(order)
         return entry
 
     def _after_move(
@@ -439,6 +448,16 @@ class OrderService:
         page_size: int = 20,
     ) -> dict[str, Any]:
         """Pagination as numbers here; the HTTP adapter turns them into links."""
+        for name, value in (("page", page), ("page_size", page_size)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValidationFailed(f"{name}: expected an integer, got {value!r}", field=name)
+        if not isinstance(include_cancelled, bool):
+            raise ValidationFailed(
+                f"include_cancelled: expected true or false, got {include_cancelled!r}",
+                field="include_cancelled",
+            )
+        if status is not None and not isinstance(status, str):
+            raise ValidationFailed(f"status: expected a string, got {status!r}", field="status")
         if page < 1:
             raise ValidationFailed(f"page: must be >= 1, got {page}", field="page")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -574,6 +593,7 @@ class OrderService:
         prep = _parse_prep(estimated_prep_time, self.policy.default_prep_minutes)
         with self.store.transaction():
             order = self._visible(actor, order_id)
+            self._require_transition(order, S.ORDER_CONFIRMED)
             order.prep_minutes = prep
             order.estimated_ready_time = self.clock.now() + prep * 60
             meta = {"estimated_prep_time": prep, **(metadata or {})}
@@ -591,6 +611,7 @@ class OrderService:
         text = _require_reason(reason)
         with self.store.transaction():
             order = self._visible(actor, order_id)
+            self._require_transition(order, S.RESTAURANT_REJECTED)
             order.cancel_reason = text
             self._move(
                 order,
@@ -665,8 +686,7 @@ class OrderService:
         self._authorize(actor, "pickup")
         with self.store.transaction():
             order = self._rider_order(actor, order_id)
-            if order.status is not S.READY_FOR_PICKUP:
-                self._move_check(order, S.ORDER_PICKED_UP)
+            self._require_transition(order, S.ORDER_PICKED_UP)
             record = self._check_otp(order, "pickup", otp)
             record.consumed = True
             self._move(
@@ -689,10 +709,14 @@ class OrderService:
         self, actor: Actor, order_id: str, *, otp: object, delivery_notes: str | None = None
     ) -> dict[str, Any]:
         self._authorize(actor, "complete_delivery")
+        if delivery_notes is not None and not isinstance(delivery_notes, str):
+            raise ValidationFailed(
+                f"delivery_notes: expected a string, got {delivery_notes!r}",
+                field="delivery_notes",
+            )
         with self.store.transaction():
             order = self._rider_order(actor, order_id)
-            if order.status is not S.OUT_FOR_DELIVERY:
-                self._move_check(order, S.DELIVERED)
+            self._require_transition(order, S.DELIVERED)
             record = self._check_otp(order, "delivery", otp)
             record.consumed = True
             order.delivery_notes = delivery_notes
@@ -707,8 +731,11 @@ class OrderService:
             }
 
     @staticmethod
-    def _move_check(order: Order, target: OrderStatus) -> None:
-        """Refuse an illegal move before looking at an OTP (so no attempt is counted)."""
+    def _require_transition(order: Order, target: OrderStatus) -> None:
+        """Refuse an illegal move before touching the order: no OTP attempt counted, no field
+        written (a store commits what was mutated even when the call then fails)."""
+        if target in TRANSITIONS[order.status]:
+            return
         allowed = ", ".join(sorted(TRANSITIONS[order.status])) or "none (terminal)"
         raise InvalidTransition(
             f"cannot move order {order.order_number} from {order.status.value} to "
@@ -813,7 +840,7 @@ class OrderService:
                         f"status {order.status.value}; allowed from: "
                         f"{', '.join(sorted(allowed_from))}"
                     )
-                self._move_check(order, S.CANCELLED)
+                self._require_transition(order, S.CANCELLED)
             order.cancel_reason = text
             meta = {"reason": text, "cancelled_by": actor.role.value, **(metadata or {})}
             desc = f"Order cancelled by {actor.role.value}" + (f": {text}" if text else "")
@@ -843,15 +870,26 @@ class OrderService:
             target = parse_status(status_code)
         except ValueError as exc:
             raise ValidationFailed(f"status_code: {exc}", field="status_code") from None
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ValidationFailed(
+                f"metadata: expected an object, got {metadata!r}", field="metadata"
+            )
+        if reason is not None and not isinstance(reason, str):
+            raise ValidationFailed(f"reason: expected a string, got {reason!r}", field="reason")
         meta = dict(metadata or {})
         with self.store.transaction():
             before = self._visible(actor, order_id)
             previous = before.status.value
+            mark = len(before.history)
             action = TARGET_ACTION.get(target)
             if action is None:
+                how = (
+                    "by refund processing"
+                    if target is S.REFUND_COMPLETED
+                    else "at checkout (place_order)"
+                )
                 raise InvalidTransition(
-                    f"status_code: {target.value} is set by the system (refund processing), "
-                    "not through this endpoint",
+                    f"status_code: {target.value} is set {how}, not through this endpoint",
                     field="status_code",
                 )
             if action == "confirm":
@@ -885,7 +923,7 @@ class OrderService:
                 self._otp_move(actor, before, S.DELIVERED, meta)
             order = self.store.get_order(order_id)
             assert order is not None
-            entry = order.history[-1]
+            entry = order.history[mark]  # the status change itself, not e.g. an assignment
             return {
                 "success": True,
                 "order_id": order.id,
@@ -1141,6 +1179,9 @@ def _parse_prep(value: object, default: int) -> int:
 
 
 def _parse_number(value: object, field: str, lo: float, hi: float) -> float:
+    # The common case, checked cheaply; NaN fails the range test and +-inf are out of range.
+    if (type(value) is float or type(value) is int) and lo <= value <= hi:
+        return float(value)
     if isinstance(value, bool):
         raise ValidationFailed(f"{field}: expected a number, got {value!r}", field=field)
     try:

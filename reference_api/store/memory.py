@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from reference_api.model import Order, Rider, Timer, User, Vendor
 from reference_api.statuses import DISPATCHABLE, RESTAURANT_QUEUE
 from reference_api.store.base import OrderQuery
+
+
+class _NoTransaction:
+    """Memory needs no rollback (see the port's contract), so one reusable no-op context serves
+    every call; ``@contextmanager`` would build a generator per call on the hot path."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+_NO_TRANSACTION = _NoTransaction()
 
 
 class MemoryStore:
@@ -25,9 +45,8 @@ class MemoryStore:
         self._timers: list[tuple[float, int, Timer]] = []
         self._timer_seq = 0
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        yield
+    def transaction(self) -> _NoTransaction:
+        return _NO_TRANSACTION
 
     # orders -----------------------------------------------------------------------------
     def get_order(self, order_id: str) -> Order | None:
