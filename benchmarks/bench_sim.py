@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simpy
+from tqdm import tqdm
 
 from reference_api.geo import haversine_km
 from scenarios.loader import load_scenario
@@ -103,11 +104,21 @@ def skeleton(s: Scenario, seed: int) -> tuple[int, float]:
     return len(plan), time.perf_counter() - start
 
 
-def full(s: Scenario, seed: int) -> tuple[int, float, float]:
+def full(s: Scenario, seed: int, show: bool = False) -> tuple[int, float, float]:
     """(orders, seconds simulating, seconds building the tables)."""
     model = Model(s, seed, 0)
+    span = round(s.period.duration_s / 60)
+    bar = tqdm(total=span, unit="sim-min", disable=not show, leave=False, mininterval=2.0)
+
+    def tick(now: float) -> None:
+        target = min(span, round(now / 60))
+        if target > bar.n:
+            bar.update(target - bar.n)
+
+    model.progress = tick
     start = time.perf_counter()
     result = model.run()
+    bar.close()
     mid = time.perf_counter()
     rec = result.recorder
     from sim.timeline import timeline
@@ -119,7 +130,7 @@ def full(s: Scenario, seed: int) -> tuple[int, float, float]:
 
 
 def _size_job(orders: int) -> tuple[int, float, float, float]:
-    placed, run_s, table_s = full(day(orders), seed=1)
+    placed, run_s, table_s = full(day(orders), seed=1, show=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return placed, run_s, table_s, peak_mb
 
