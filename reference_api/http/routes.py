@@ -21,6 +21,7 @@ from reference_api.errors import OrderflowError, ValidationFailed
 from reference_api.http import schemas as s
 from reference_api.http.authenticate import caller
 from reference_api.http.errors import ERROR_RESPONSES, located
+from reference_api.http.read_cache import OrderDetailCache
 from reference_api.http.runner import ServiceRunner
 from reference_api.service import OrderService
 
@@ -176,7 +177,12 @@ async def available_orders(request: Request) -> Response:
 @operation("get_order", summary="Get order details")
 async def get_order(request: Request, order_id: OrderId) -> Response:
     actor = caller(request)
-    return await _call(request, _svc(request).get_order, actor, order_key(order_id))
+    runner: ServiceRunner = request.app.state.runner
+    cache: OrderDetailCache | None = request.app.state.detail_cache
+    if cache is None:
+        return await _call(request, runner.service.get_order, actor, order_key(order_id))
+    body = await runner.call(cache.detail, actor, order_key(order_id))
+    return Response(body, media_type="application/json")
 
 
 @operation("update_status", summary="Update order status (generic)")

@@ -26,7 +26,7 @@ the in-memory store does, so nested service calls see each other's changes.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -124,6 +124,8 @@ class SqliteStore:
         self._db.executescript(SCHEMA)
         self._depth = 0
         self._identity: dict[str, Order] = {}
+        #: Called with an order's id whenever it is written (read caches drop their copy).
+        self.order_written: list[Callable[[str], None]] = []
 
     def close(self) -> None:
         self._db.close()
@@ -199,6 +201,8 @@ class SqliteStore:
         )
         if self._depth:
             self._identity[order.id] = order
+        for listener in self.order_written:
+            listener(order.id)
 
     def save_order(self, order: Order) -> None:
         self._db.execute(
@@ -213,6 +217,8 @@ class SqliteStore:
         )
         if self._depth:
             self._identity[order.id] = order
+        for listener in self.order_written:
+            listener(order.id)
 
     def order_number_exists(self, number: str) -> bool:
         row = self._db.execute("SELECT 1 FROM orders WHERE order_number = ?", (number,)).fetchone()
