@@ -19,7 +19,7 @@ from typing import IO
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from loadtest.options import LoadOptions, to_locust_args
+from loadtest.options import PARENT_ENV, LoadOptions, to_locust_args
 from loadtest.recorder import PARTS, merge_parts
 from loadtest.summary import format_summary, summarize
 
@@ -43,7 +43,7 @@ def launch(host: str, opts: LoadOptions, workers: int, run_dir: Path) -> list[Ch
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host]
     ours = to_locust_args(opts)
     stats = ["--csv", str(run_dir / "locust"), "--html", str(run_dir / "locust_report.html")]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
     children: list[Child] = []
 
     def start(name: str, args: list[str]) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SCENARIO = "baseline"
+#: Set by `orderflow loadtest` for its Locust children: they quit if that process disappears.
+PARENT_ENV = "ORDERFLOW_LOADTEST_PARENT"
 
 
 class OptionError(ValueError):

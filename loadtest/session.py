@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,7 +27,7 @@ import pyarrow.parquet as pq
 from loadtest.context import Bounds, RunContext
 from loadtest.identities import Identities, IdentityError
 from loadtest.minting import resolve_identities
-from loadtest.options import LoadOptions, OptionError, default_out, from_namespace
+from loadtest.options import PARENT_ENV, LoadOptions, OptionError, default_out, from_namespace
 from loadtest.plan import Plan, PlanError
 from loadtest.preflight import build_plan
 from loadtest.recorder import PartWriter, done_writers, merge_parts, table_from_dicts
@@ -67,6 +69,9 @@ class Session:
         from locust.runners import MasterRunner, WorkerRunner
 
         self.env = environment
+        parent = os.environ.get(PARENT_ENV)
+        if parent and parent.isdigit():
+            gevent.spawn(self._orphan_guard, int(parent))
         runner = environment.runner
         if isinstance(runner, MasterRunner):
             self.kind = "master"
@@ -87,6 +92,20 @@ class Session:
         self.identities = resolve_identities(self.opts.tokens)
         self.plan = build_plan(self.opts, self.identities)
         self.pool = self.plan.pool_size()
+
+    def _orphan_guard(self, parent: int) -> None:
+        """Started by `orderflow loadtest`: if it dies (even by SIGKILL), stop generating load
+        and quit as after Ctrl-C, rather than run on unattended."""
+        while True:
+            gevent.sleep(1.0)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                log.error("orderflow: `orderflow loadtest` (pid %d) is gone; quitting", parent)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            except PermissionError:
+                continue
 
     def _on_share(self, environment: Any, msg: Any, **_: Any) -> None:
         self.share = dict(msg.data)
