@@ -19,6 +19,7 @@ class Tour:
     service: OrderService
     clock: ManualClock
     fx: Fixtures
+    say: Callable[[str], None] = print
     customer_index: int = 0
 
     def place(self, method: str = "cod", vendor: int = 0) -> str:
@@ -66,7 +67,7 @@ class Tour:
             try:
                 svc.complete_delivery(rider, order_id, otp="000000")
             except OrderflowError as exc:
-                print(f"    wrong OTP refused: {exc.detail}")
+                self.say(f"    wrong OTP refused: {exc.detail}")
             self.clock.advance(45)
             svc.resend_otp(self.customer(order_id), order_id, otp_type="delivery")
         code = svc.get_otp(self.customer(order_id), order_id)["otp"]
@@ -150,7 +151,7 @@ def run(print_fn: Callable[[str], None] = print) -> dict[str, str]:
     service = bootstrap(clock=clock, seed=7)
     fx = build_fixtures(vendors=5, customers=20, riders=6)
     seed(service, fx)
-    tour = Tour(service, clock, fx)
+    tour = Tour(service, clock, fx, say=print_fn)
     finals: dict[str, str] = {}
     for title, path in _paths(tour):
         oid = path()
