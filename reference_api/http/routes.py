@@ -181,7 +181,10 @@ async def get_order(request: Request, order_id: OrderId) -> Response:
     cache: OrderDetailCache | None = request.app.state.detail_cache
     if cache is None:
         return await _call(request, runner.service.get_order, actor, order_key(order_id))
-    body = await runner.call(cache.detail, actor, order_key(order_id))
+    try:
+        body = await runner.read(cache.detail, actor, order_key(order_id))
+    except OrderflowError as exc:
+        raise located(exc, "path") from None
     return Response(body, media_type="application/json")
 
 

@@ -72,6 +72,15 @@ class ServiceRunner:
         job = functools.partial(self._run, fn, args, kwargs)
         return await loop.run_in_executor(self._executor, job)
 
+    async def read(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Like ``call``, one at a time with every other call, but without an outer transaction:
+        for a lookup that usually touches no store (a cache hit) and otherwise calls a service
+        method, which opens its own."""
+        if self._executor is None:
+            return fn(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         try:
             with self.service.store.transaction():
