@@ -56,10 +56,23 @@ def add_arguments(parser: Any, *, scenario_flag: bool = True) -> None:
             "--scenario", default=DEFAULT_SCENARIO, help="scenario name or file (demand curve)"
         )
     g.add_argument("--trace", default="", help="simulation run dir whose timeline to replay")
-    g.add_argument("--speedup", type=float, default=60.0, help="scenario seconds per wall second")
-    g.add_argument("--duration", type=float, default=60.0, help="wall seconds of arrivals")
     g.add_argument(
-        "--max-requests", type=int, default=100_000, help="stop after this many requests (0: none)"
+        "--speedup",
+        type=float,
+        default=60.0,
+        help="scenario seconds per wall second (default %(default)s)",
+    )
+    g.add_argument(
+        "--duration",
+        type=float,
+        default=60.0,
+        help="wall seconds of arrivals (default %(default)s)",
+    )
+    g.add_argument(
+        "--max-requests",
+        type=int,
+        default=100_000,
+        help="stop after this many requests (0: none; default %(default)s)",
     )
     g.add_argument(
         "--tokens",
@@ -75,13 +88,19 @@ def add_arguments(parser: Any, *, scenario_flag: bool = True) -> None:
     )
     g.add_argument("--seed", type=int, default=None, help="schedule seed (default: scenario's)")
     g.add_argument(
-        "--rider-wait", type=float, default=30.0, help="wall seconds to wait for rider assignment"
+        "--rider-wait",
+        type=float,
+        default=30.0,
+        help="wall seconds to wait for rider assignment (default %(default)s)",
     )
     g.add_argument(
         "--drain", type=float, default=None, help="wall seconds allowed after the last arrival"
     )
     g.add_argument(
-        "--request-timeout", type=float, default=15.0, help="seconds before a request times out"
+        "--request-timeout",
+        type=float,
+        default=15.0,
+        help="seconds before a request times out (default %(default)s)",
     )
     g.add_argument(
         "--connections",
