@@ -31,17 +31,19 @@ def iso(ts: float) -> str:
     """RFC 3339 UTC with a ``Z`` suffix, second precision as in the spec's examples.
 
     Every response formats a few instants, and ``strftime`` per call was the largest single cost
-    of a journey; so the date is formatted once per day (cached) and the time of day by
-    arithmetic. Same string as ``datetime.fromtimestamp(int(ts), UTC).strftime(...)``."""
-    day, rem = divmod(int(ts), 86_400)
-    hours, rem = divmod(rem, 3600)
-    minutes, seconds = divmod(rem, 60)
-    return f"{_iso_day(day)}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+    of a journey; so everything up to the minute is formatted once per minute (cached) and the
+    seconds come from a table. Same string as ``datetime.fromtimestamp(int(ts), UTC)
+    .strftime("%Y-%m-%dT%H:%M:%SZ")``."""
+    minute, second = divmod(int(ts), 60)
+    return _iso_minute(minute) + _SECONDS[second]
 
 
-@lru_cache(maxsize=1024)
-def _iso_day(day: int) -> str:
-    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+_SECONDS = tuple(f"{s:02d}Z" for s in range(60))
+
+
+@lru_cache(maxsize=4096)
+def _iso_minute(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:")
 
 
 def iso_precise(ts: float) -> str:

@@ -18,6 +18,12 @@ class DispatchPolicy(Protocol):
     def waiting_count(self) -> int: ...
 
 
+#: Below this many points a scan of all of them beats walking rings of mostly empty cells
+#: (a sparse grid, e.g. when most riders are busy, made the ring walk the costliest step of
+#: confirming an order).
+BRUTE_FORCE_MAX = 32
+
+
 class GridIndex:
     """Points in a uniform grid over an equirectangular projection around ``ref_lat``."""
 
@@ -69,6 +75,8 @@ class GridIndex:
         if not self._where:
             return None
         x, y = self._xy(lat, lon)
+        if len(self._where) <= BRUTE_FORCE_MAX:
+            return self._nearest_of_all(x, y)
         ci, cj = math.floor(x / self._cell), math.floor(y / self._cell)
         max_r = max(
             abs(ci - self._imin), abs(ci - self._imax), abs(cj - self._jmin), abs(cj - self._jmax)
@@ -94,6 +102,17 @@ class GridIndex:
                 reach = r * self._cell
                 if best_d2 <= reach * reach:
                     break
+        return best_key
+
+    def _nearest_of_all(self, x: float, y: float) -> str | None:
+        """Every point, same metric and tie-break as the ring search (smallest key)."""
+        best_key: str | None = None
+        best_d2 = math.inf
+        for bucket in self._cells.values():
+            for key, (px, py) in bucket.items():
+                d2 = (px - x) ** 2 + (py - y) ** 2
+                if d2 < best_d2 or (d2 == best_d2 and best_key is not None and key < best_key):
+                    best_d2, best_key = d2, key
         return best_key
 
 

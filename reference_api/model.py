@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from reference_api.statuses import OrderStatus
 
@@ -135,9 +135,9 @@ class Rider:
         return self.available and self.current_order_id is None and self.latitude is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Timer:
-    """A rule that fires at ``due`` unless the order has moved on (stale timers do nothing)."""
+class Timer(NamedTuple):
+    """A rule that fires at ``due`` unless the order has moved on (stale timers do nothing).
+    Immutable; a named tuple so pending timers cost the garbage collector nothing."""
 
     due: float
     kind: str  # confirm_timeout | pickup_timeout | payment_timeout | refund_step

@@ -10,7 +10,9 @@ TAX_RATE = Decimal("0.05")
 
 def to_money(value: object, *, field: str = "amount") -> Decimal:
     """Parse a price from str/int/Decimal (floats refused: they cannot hold cents exactly)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+    if type(value) is not str and (
+        isinstance(value, bool) or not isinstance(value, (str, int, Decimal))
+    ):
         raise ValueError(f"{field}: expected a decimal string like '12.50', got {value!r}")
     try:
         amount = Decimal(value)

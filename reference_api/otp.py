@@ -8,6 +8,7 @@ constant time. A new nonce (resend) invalidates the old code; wrong attempts loc
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from reference_api.errors import OtpExpired, OtpInvalid, OtpLocked, ValidationFailed
@@ -26,13 +27,14 @@ class OtpCodec:
 
     def code(self, order_id: str, otp_type: str, nonce: str) -> str:
         msg = f"{order_id}|{otp_type}|{nonce}".encode()
-        digest = hmac.digest(self._secret, msg, "sha256")
+        digest = hmac.digest(self._secret, msg, hashlib.sha256)
         return f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
 
     def hash(self, nonce: str, code: str) -> bytes:
         # One-shot ``hmac.digest`` runs inside OpenSSL: same bytes as ``hmac.new(...).digest()``
-        # at a fraction of the cost, and OTP hashing sits on every journey's hot path.
-        return hmac.digest(self._secret, f"h|{nonce}|{code}".encode(), "sha256")
+        # at a fraction of the cost (and OTP hashing sits on every journey's hot path). The
+        # constructor, not the name "sha256": OpenSSL 3 looks a name up on every call.
+        return hmac.digest(self._secret, f"h|{nonce}|{code}".encode(), hashlib.sha256)
 
     def matches(self, record: OtpRecord, candidate: str) -> bool:
         return hmac.compare_digest(self.hash(record.nonce, candidate), record.code_hash)

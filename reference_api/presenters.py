@@ -23,7 +23,7 @@ def order_summary(order: Order) -> dict[str, Any]:
     return {
         "id": order.id,
         "order_number": order.order_number,
-        "order_status": order.status.value,
+        "order_status": order.status._value_,
         "order_status_name": DISPLAY_NAMES[order.status],
         "vendor": order.vendor_id,
         "vendor_name": order.vendor_name,
@@ -37,6 +37,8 @@ def order_summary(order: Order) -> dict[str, Any]:
 def order_detail(order: Order) -> dict[str, Any]:
     addr = order.address
     refund = order.refund
+    status = order.status._value_  # the enum's ``.value`` property is a Python call
+    lat, lon = coord(addr.latitude), coord(addr.longitude)
     return {
         "id": order.id,
         "order_number": order.order_number,
@@ -44,9 +46,9 @@ def order_detail(order: Order) -> dict[str, Any]:
         "user_name": order.customer_name,
         "vendor": order.vendor_id,
         "vendor_name": order.vendor_name,
-        "order_status": order.status.value,
+        "order_status": status,
         "order_status_name": DISPLAY_NAMES[order.status],
-        "order_status_code": order.status.value,
+        "order_status_code": status,
         "delivery_status": order.delivery_status,
         "delivery_person": order.rider_id,
         "delivery_person_name": order.rider_name,
@@ -54,8 +56,8 @@ def order_detail(order: Order) -> dict[str, Any]:
             "id": addr.id,
             "title": addr.title,
             "address_line_1": addr.address_line_1,
-            "latitude": coord(addr.latitude),
-            "longitude": coord(addr.longitude),
+            "latitude": lat,
+            "longitude": lon,
         },
         "subtotal": money_str(order.subtotal),
         "delivery_fee": money_str(order.delivery_fee),
@@ -80,8 +82,8 @@ def order_detail(order: Order) -> dict[str, Any]:
             }
             for item in order.items
         ],
-        "customer_latitude": coord(addr.latitude),
-        "customer_longitude": coord(addr.longitude),
+        "customer_latitude": lat,
+        "customer_longitude": lon,
         "restaurant_latitude": coord(order.restaurant_lat),
         "restaurant_longitude": coord(order.restaurant_lon),
     }

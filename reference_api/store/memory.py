@@ -67,8 +67,12 @@ class MemoryStore:
             queue[order.id] = None
         else:
             queue.pop(order.id, None)
-        if order.rider_id is not None:
-            self._by_rider.setdefault(order.rider_id, {})[order.id] = None
+        rider_id = order.rider_id
+        if rider_id is not None:
+            mine = self._by_rider.get(rider_id)
+            if mine is None:
+                mine = self._by_rider[rider_id] = {}
+            mine[order.id] = None
 
     def order_number_exists(self, number: str) -> bool:
         return number in self._numbers

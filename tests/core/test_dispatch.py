@@ -5,12 +5,13 @@ rider frees up. The grid index agrees with brute force."""
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_api.dispatch import GridIndex, NearestRiderDispatch
+from reference_api.dispatch import BRUTE_FORCE_MAX, GridIndex, NearestRiderDispatch
 from reference_api.errors import ValidationFailed
 from reference_api.events import ASSIGNED
 from reference_api.roles import SYSTEM_ACTOR
@@ -30,8 +31,8 @@ def _d2(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    riders=st.lists(points, min_size=0, max_size=40),
-    removed=st.sets(st.integers(0, 39), max_size=10),
+    riders=st.lists(points, min_size=0, max_size=120),
+    removed=st.sets(st.integers(0, 119), max_size=30),
     query=points,
     cell_km=st.sampled_from([0.2, 1.0, 5.0]),
 )
@@ -44,11 +45,11 @@ def test_grid_nearest_matches_brute_force(
     grid = GridIndex(cell_km, REF_LAT)
     alive: dict[str, tuple[float, float]] = {}
     for i, (lat, lon) in enumerate(riders):
-        grid.add(f"r{i:02d}", lat, lon)
-        alive[f"r{i:02d}"] = (lat, lon)
+        grid.add(f"r{i:03d}", lat, lon)
+        alive[f"r{i:03d}"] = (lat, lon)
     for i in removed:
-        grid.remove(f"r{i:02d}")
-        alive.pop(f"r{i:02d}", None)
+        grid.remove(f"r{i:03d}")
+        alive.pop(f"r{i:03d}", None)
     assert len(grid) == len(alive)
     got = grid.nearest(*query)
     if not alive:
@@ -57,6 +58,21 @@ def test_grid_nearest_matches_brute_force(
     assert got is not None and got in alive
     best = min(_d2(p, query) for p in alive.values())
     assert _d2(alive[got], query) == best
+
+
+def test_both_search_paths_are_exercised() -> None:
+    """Few points: scan them all; many: walk rings. Both agree on a crowded and a sparse grid."""
+    rng = random.Random(7)
+    pts = {f"r{i:03d}": (rng.uniform(18.9, 19.3), rng.uniform(72.7, 73.1)) for i in range(300)}
+    for size in (5, BRUTE_FORCE_MAX, BRUTE_FORCE_MAX + 1, 300):
+        grid = GridIndex(0.5, REF_LAT)
+        chosen = dict(list(pts.items())[:size])
+        for key, (lat, lon) in chosen.items():
+            grid.add(key, lat, lon)
+        for _ in range(50):
+            q = (rng.uniform(18.8, 19.4), rng.uniform(72.6, 73.2))
+            want = min(chosen, key=lambda k: (_d2(chosen[k], q), k))
+            assert grid.nearest(*q) == want
 
 
 def test_grid_moves_a_point_on_re_add() -> None:
