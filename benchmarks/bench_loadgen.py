@@ -295,7 +295,20 @@ def plain_rate(
 
 
 SPEEDUP = 300.0  # a journey of ~6 scenario minutes takes ~1.2 s
-REQUESTS_PER_ORDER = 12.5  # of this scenario's mix, roughly
+
+
+def requests_per_order(work: Path) -> float:
+    """Of this scenario's mix, counted on a plan drawn the way the runs draw theirs."""
+    from loadtest.identities import parse_identities
+    from loadtest.sources import plan_from_scenario
+
+    scenario = work / "mix.toml"
+    scenario.write_text(SCENARIO.format(rate=3600.0))
+    ids = parse_identities(tokens(), "bench tokens")
+    plan = plan_from_scenario(
+        str(scenario), ids, speedup=SPEEDUP, duration_s=20, background=0, seed=None, ws_share=0
+    )
+    return sum(len(o.calls) for o in plan.orders) / max(1, len(plan.orders))
 
 
 def journey_run(host: str, work: Path, name: str, orders_per_s: float, seconds: float,
@@ -343,12 +356,12 @@ def main() -> int:
             host, work, secs, pid, SHAPED_LOCUSTFILE, "shaped"
         )
 
+        per_order = requests_per_order(work)
         print("3/4 journey replay, saturated (orders arrive faster than one process sends) ...",
               flush=True)  # fmt: skip
-        # orders arriving at twice what the plain loop could serve: more than one process sends
-        sat, sat_samples = journey_run(
-            host, work, "saturated", 2 * plain / REQUESTS_PER_ORDER, secs, pid
-        )
+        # a schedule 1.3 times what the same-shaped loop managed: more than one process sends,
+        # without so deep a backlog that the run measures queueing inside the generator
+        sat, sat_samples = journey_run(host, work, "saturated", 1.3 * shaped / per_order, secs, pid)
         journeys, lo, hi = steady(sat)
         sat_gen, sat_srv = cpu_share(sat_samples, lo, hi)
 
@@ -356,7 +369,7 @@ def main() -> int:
         fixed_rps = journeys / 3
         print(f"4/4 journey replay at a fixed schedule (~{fixed_rps:.0f} requests/s) ...",
               flush=True)  # fmt: skip
-        fixed, samples = journey_run(host, work, "fixed", fixed_rps / REQUESTS_PER_ORDER, secs, pid)
+        fixed, samples = journey_run(host, work, "fixed", fixed_rps / per_order, secs, pid)
         late = pd.Series((fixed["start_ts"] - fixed["intended_ts"]).clip(lower=0) * 1000)
         rate, lo, hi = steady(fixed, trim=0.05)
         gen, srv = cpu_share(samples, lo, hi)
