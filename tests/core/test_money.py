@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from reference_api.errors import NotFound, ValidationFailed
 from reference_api.money import money_str, order_totals, round_money, to_money
+from reference_api.policy import Policy
 from reference_api.roles import SYSTEM_ACTOR
 from tests.core.conftest import make_world
 
@@ -155,3 +156,30 @@ def test_order_number_collision_is_redrawn() -> None:
     w.svc.rng.seed(1)
     w2_number = w.order(w.place(customer=1)).order_number
     assert w2_number != first
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"confirm_timeout_s": -1}, "confirm_timeout_s"),
+        ({"pickup_otp_ttl_s": float("nan")}, "pickup_otp_ttl_s"),
+        ({"refund_failure_rate": 1.5}, "refund_failure_rate"),
+        ({"rider_speed_kmh": 0}, "rider_speed_kmh"),
+        ({"otp_max_attempts": 0}, "otp_max_attempts"),
+        ({"otp_max_resends": 2.5}, "otp_max_resends"),
+        ({"default_prep_minutes": 0}, "default_prep_minutes"),
+        ({"delivery_fee": 25.0}, "delivery_fee"),
+        ({"tax_rate": Decimal("1.5")}, "tax_rate"),
+        ({"handover_s": True}, "handover_s"),
+    ],
+)
+def test_policy_refuses_nonsense_naming_the_field(change: dict[str, object], field: str) -> None:
+    with pytest.raises(ValueError, match=f"policy {field}"):
+        Policy().with_overrides(**change)
+
+
+def test_policy_accepts_edges_and_rejects_unknown_fields() -> None:
+    p = Policy().with_overrides(confirm_timeout_s=0, refund_failure_rate=1, otp_max_resends=0)
+    assert p.confirm_timeout_s == 0 and p.refund_failure_rate == 1
+    with pytest.raises(ValueError, match="unknown policy field"):
+        Policy().with_overrides(confirm_timeout=5)
