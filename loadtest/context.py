@@ -51,7 +51,6 @@ class RunContext:
     rider_wait_s: float = 30.0
     pending: deque[PlannedOrder] = field(default_factory=deque)
     running: int = 0
-    finished: int = 0
 
     def __post_init__(self) -> None:
         self.pending.extend(sorted(self.orders, key=lambda o: (o.arrival_s, o.index)))

@@ -83,7 +83,6 @@ class OrderJourneyUser(FastHttpUser):
             Journey(ctx, order, self.client, self.host or "").run()
         finally:
             ctx.running -= 1
-            ctx.finished += 1
 
 
 class ScheduleShape(LoadTestShape):

@@ -34,6 +34,7 @@ class LoadOptions:
     request_timeout: float = 15.0
     ws_share: float | None = None  # None = default for the source
     connections: int = 0  # 0 = one connection pool per user, as Locust does
+    overrides: tuple[str, ...] = ()  # scenario --set path.to.field=value
 
     @property
     def ws_fraction(self) -> float:
@@ -55,6 +56,14 @@ def add_arguments(parser: Any, *, scenario_flag: bool = True) -> None:
         g.add_argument(
             "--scenario", default=DEFAULT_SCENARIO, help="scenario name or file (demand curve)"
         )
+    g.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario field, as for `orderflow simulate` (repeatable)",
+    )
     g.add_argument("--trace", default="", help="simulation run dir whose timeline to replay")
     g.add_argument(
         "--speedup",
@@ -158,6 +167,7 @@ def from_namespace(ns: Any) -> LoadOptions:
         request_timeout=positive("request_timeout", float(ns.request_timeout)),
         ws_share=ws_share,
         connections=connections,
+        overrides=tuple(ns.overrides or ()),
     )
 
 
@@ -191,4 +201,6 @@ def to_locust_args(o: LoadOptions) -> list[str]:
         args += ["--ws-share", repr(o.ws_share)]
     if o.connections:
         args += ["--connections", str(o.connections)]
+    for item in o.overrides:
+        args += ["--set", item]
     return args

@@ -43,6 +43,7 @@ def build_plan(opts: LoadOptions, identities: Identities) -> Plan:
         background=opts.background_factor,
         seed=opts.seed,
         ws_share=opts.ws_fraction,
+        overrides=opts.overrides,
     )
 
 

@@ -56,6 +56,7 @@ def test_bad_flags_and_paths(server: Server, tmp_path: Path, refused: Refused) -
     pq.write_table(stub, tmp_path / "timeline.parquet")
     refused([*host, "--trace", str(tmp_path)], "timeline.parquet", "missing column 'arrival_s'")
     refused([*host, "--ws-share", "2"], "--ws-share: must be between 0 and 1")
+    refused([*host, "--set", "fleet.nonsense=1"], "fleet.nonsense: unknown field")
 
 
 def test_target_refusing_tokens_or_unreachable(

@@ -33,6 +33,16 @@ def test_plan_is_deterministic_and_shares_partition_it() -> None:
     )
 
 
+def test_scenario_overrides_reach_the_schedule() -> None:
+    ids = reference_identities()
+    base = plan_from_scenario(EVERY_PATH, ids, speedup=300, duration_s=4, background=0, seed=7)
+    doubled = plan_from_scenario(
+        EVERY_PATH, ids, speedup=300, duration_s=4, background=0, seed=7,
+        overrides=("demand.scale=2",),
+    )  # fmt: skip
+    assert 1.5 < len(doubled.orders) / len(base.orders) < 2.5
+
+
 def test_refused_calls_do_not_decide_the_path() -> None:
     calls = [
         PlannedCall(0, "customer", "place_order"),
