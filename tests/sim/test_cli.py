@@ -51,7 +51,7 @@ def test_run_directory_contents(tmp_path: Path, capsys: pytest.CaptureFixture[st
     summary = json.loads((out / "summary.json").read_text())
     ci = summary["kpis"]["click_to_door_p95_min"]
     assert ci["n"] == 2 and ci["ci_low"] <= ci["mean"] <= ci["ci_high"]
-    assert summary["thresholds"]["click_to_door"] == "p95 < 45min"
+    assert summary["thresholds"]["click_to_door"] == "p95 < 50min"
     orders = pq.read_table(out / "orders.parquet")
     assert orders.num_rows == manifest["orders_placed"]
     assert set(orders.column("replication").to_pylist()) == {0, 1}
