@@ -18,9 +18,8 @@ class DispatchPolicy(Protocol):
     def waiting_count(self) -> int: ...
 
 
-#: Below this many points a scan of all of them beats walking rings of mostly empty cells
-#: (a sparse grid, e.g. when most riders are busy, made the ring walk the costliest step of
-#: confirming an order).
+#: Below this many points a scan of all of them beats walking rings of cells (a sparse grid,
+#: e.g. when most riders are busy, made the ring walk the costliest step of confirming).
 BRUTE_FORCE_MAX = 32
 
 
@@ -84,7 +83,13 @@ class GridIndex:
         best_key: str | None = None
         best_d2 = math.inf
         cells = self._cells
+        # Rings of mostly empty cells can cost more than looking at every point: once as many
+        # cells have been probed as there are points, finish with the plain scan instead.
+        budget = len(self._where)
         for r in range(max_r + 1):
+            budget -= 8 * r or 1
+            if budget < 0:
+                return self._nearest_of_all(x, y)
             for i in range(ci - r, ci + r + 1):
                 edge = i in (ci - r, ci + r)
                 js = range(cj - r, cj + r + 1) if edge else (cj - r, cj + r)
