@@ -34,8 +34,6 @@ class Policy:
     default_prep_minutes: int = 20
     confirm_allowance_s: float = 300.0
     handover_s: float = 300.0
-    # Dispatch
-    dispatch_radius_km: float = 0.0  # 0 = unlimited
 
     def __post_init__(self) -> None:
         """Refuse nonsense at construction (a scenario file or ``--policy`` flag is input), naming
@@ -45,7 +43,6 @@ class Policy:
         _require_number("refund_failure_rate", self.refund_failure_rate, lo=0.0, hi=1.0)
         _require_number("rider_speed_kmh", self.rider_speed_kmh, lo=0.0, open_lo=True)
         _require_number("detour_factor", self.detour_factor, lo=0.0, open_lo=True)
-        _require_number("dispatch_radius_km", self.dispatch_radius_km, lo=0.0)
         _require_int("otp_max_attempts", self.otp_max_attempts, lo=1)
         _require_int("otp_max_resends", self.otp_max_resends, lo=0)
         _require_int("default_prep_minutes", self.default_prep_minutes, lo=1, hi=240)

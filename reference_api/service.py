@@ -987,10 +987,23 @@ class OrderService:
         kind = self._otp_type(otp_type)
         with self.store.transaction():
             order = self._rider_order(actor, order_id)
+            if not self._otp_record(order, kind).consumed:  # a used code says "already used"
+                self._require_live_otp(order, kind, "verified")
             record = self._check_otp(order, kind, otp)
             record.verified = True
             self.store.save_order(order)
             return {"success": True, "verified": True, "message": "OTP verified successfully"}
+
+    @staticmethod
+    def _require_live_otp(order: Order, kind: str, verb: str) -> None:
+        """An OTP means something only while its handover is pending (ready / out for delivery);
+        on a cancelled or finished order it is refused rather than reported as valid."""
+        live = S.READY_FOR_PICKUP if kind == "pickup" else S.OUT_FOR_DELIVERY
+        if order.status is not live:
+            raise InvalidTransition(
+                f"{kind} OTP can only be {verb} while the order is {live.value}; "
+                f"it is {order.status.value}"
+            )
 
     def resend_otp(
         self, actor: Actor, order_id: str, *, otp_type: object = "delivery"
@@ -1007,12 +1020,7 @@ class OrderService:
             record = self._otp_record(order, kind)
             if record.consumed:
                 raise Conflict(f"{kind} OTP has already been used")
-            live = S.READY_FOR_PICKUP if kind == "pickup" else S.OUT_FOR_DELIVERY
-            if order.status is not live:
-                raise InvalidTransition(
-                    f"{kind} OTP can only be resent while the order is {live.value}; "
-                    f"it is {order.status.value}"
-                )
+            self._require_live_otp(order, kind, "resent")
             p = self.policy
             now = self.clock.now()
             if record.resends >= p.otp_max_resends:

@@ -224,3 +224,12 @@ def test_bounded_guesses_per_otp_type() -> None:
         except Throttled:
             break
     assert guesses == 20
+
+
+def test_verify_refused_once_the_order_is_cancelled() -> None:
+    w = make_world()
+    oid = w.at(S.READY_FOR_PICKUP)
+    code = w.otp(oid, "pickup")
+    w.svc.cancel(SYSTEM_ACTOR, oid, reason="kitchen fire")
+    with pytest.raises(InvalidTransition, match="only be verified while the order is READY"):
+        w.svc.verify_otp(SYSTEM_ACTOR, oid, otp=code, otp_type="pickup")
