@@ -84,11 +84,16 @@ TARGET_ACTION: dict[OrderStatus, str] = {
 
 
 def can_see(actor: Actor, order: Order) -> bool:
+    return can_see_owned(actor, order.customer_id, order.vendor_id, order.rider_id)
+
+
+def can_see_owned(actor: Actor, customer_id: str, vendor_id: str, rider_id: str | None) -> bool:
+    """``can_see`` from an order's owner ids alone (a read that has not loaded the order)."""
     role = actor.role
     if role is Role.CUSTOMER:
-        return order.customer_id == actor.user_id
+        return customer_id == actor.user_id
     if role is Role.RESTAURANT:
-        return order.vendor_id == actor.vendor_id
+        return vendor_id == actor.vendor_id
     if role is Role.RIDER:
-        return order.rider_id == actor.user_id
+        return rider_id == actor.user_id
     return True

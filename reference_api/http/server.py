@@ -26,6 +26,7 @@ from reference_api.dispatch import NearestRiderDispatch
 from reference_api.fixtures import Fixtures, build_fixtures, seed
 from reference_api.http.app import create_app
 from reference_api.http.auth import otp_secret
+from reference_api.http.read_cache import render_detail
 from reference_api.policy import Policy
 from reference_api.service import OrderService
 from reference_api.store.sqlite import SqliteStore
@@ -89,7 +90,7 @@ def build_service(settings: ServerSettings, secret: bytes) -> tuple[OrderService
     if settings.fresh and path != ":memory:":
         for suffix in ("", "-wal", "-shm"):
             Path(path + suffix).unlink(missing_ok=True)
-    store = SqliteStore(path, synchronous=settings.synchronous)
+    store = SqliteStore(path, synchronous=settings.synchronous, render_detail=render_detail)
     service = OrderService(
         store,
         WallClock(),

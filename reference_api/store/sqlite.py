@@ -19,12 +19,21 @@ to keep (a counted wrong OTP attempt); any other exception rolls back.
 
 The order aggregate is stored whole as JSON (with orjson: the codec runs on every request)
 beside indexed columns for the lookups the service makes (owner, rider, status, placement).
+
+With a ``render_detail`` function (the server passes the HTTP detail renderer) each write also
+stores the order's rendered detail document (``detail``), in the same statement as the aggregate,
+so a read of an order is one indexed ``SELECT`` of its owner ids and those bytes: no decode, no
+render (``order_detail_row``). A NULL ``detail`` (a database from before the column, or rows
+written by a store without a renderer) means "render it from the aggregate". The renderer's
+output for sample orders is fingerprinted in ``meta``: when a new version renders them
+differently, every stored document is dropped at open, so none is ever stale against the code.
 Within one transaction an identity map hands out the same ``Order`` object for the same id, as
 the in-memory store does, so nested service calls see each other's changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,7 +70,8 @@ CREATE TABLE IF NOT EXISTS orders (
     status TEXT NOT NULL,
     placed_at REAL NOT NULL,
     confirmed_at REAL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    detail BLOB
 );
 CREATE INDEX IF NOT EXISTS orders_by_customer ON orders (customer_id, seq);
 CREATE INDEX IF NOT EXISTS orders_by_vendor ON orders (vendor_id, status, seq);
@@ -95,6 +105,10 @@ CREATE TABLE IF NOT EXISTS timers (
     order_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due, seq);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -107,6 +121,7 @@ class SqliteStore:
         *,
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = 5000,
+        render_detail: Callable[[Order], bytes] | None = None,
     ) -> None:
         mode = synchronous.upper()
         if mode not in SYNCHRONOUS_MODES:
@@ -122,6 +137,8 @@ class SqliteStore:
         self._db.execute(f"PRAGMA synchronous = {mode}")
         self._db.execute("PRAGMA foreign_keys = OFF")
         self._db.executescript(SCHEMA)
+        self._render = render_detail
+        self._prepare_details()
         self._depth = 0
         self._identity: dict[str, Order] = {}
         #: Called with an order's id whenever it is written (read caches drop their copy).
@@ -129,6 +146,32 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def _prepare_details(self) -> None:
+        """Add the ``detail`` column to an older database, and drop every stored document when
+        the renderer's output for the sample orders differs from what the database was written
+        with (a new version of the response shape)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(orders)")}
+        if "detail" not in columns:
+            self._db.execute("ALTER TABLE orders ADD COLUMN detail BLOB")
+        if self._render is None:
+            return  # this store writes NULL documents: nothing it leaves can be stale
+        digest = hashlib.sha256()
+        for sample in _DETAIL_SAMPLES:
+            digest.update(self._render(order_from_json(sample)))
+        fingerprint = digest.hexdigest()
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'detail_format'").fetchone()
+        if row is None or row[0] != fingerprint:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("UPDATE orders SET detail = NULL WHERE detail IS NOT NULL")
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('detail_format', ?)",
+                (fingerprint,),
+            )
+            self._db.execute("COMMIT")
+
+    def _detail(self, order: Order) -> bytes | None:
+        return None if self._render is None else self._render(order)
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main file (so the file alone is a full copy)."""
@@ -186,7 +229,7 @@ class SqliteStore:
     def add_order(self, order: Order) -> None:
         self._db.execute(
             "INSERT INTO orders (id, order_number, customer_id, vendor_id, rider_id, status, "
-            "placed_at, confirmed_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "placed_at, confirmed_at, data, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 order.id,
                 order.order_number,
@@ -197,6 +240,7 @@ class SqliteStore:
                 order.placed_at,
                 order.confirmed_at,
                 order_to_json(order),
+                self._detail(order),
             ),
         )
         if self._depth:
@@ -206,12 +250,14 @@ class SqliteStore:
 
     def save_order(self, order: Order) -> None:
         self._db.execute(
-            "UPDATE orders SET rider_id = ?, status = ?, confirmed_at = ?, data = ? WHERE id = ?",
+            "UPDATE orders SET rider_id = ?, status = ?, confirmed_at = ?, data = ?, detail = ? "
+            "WHERE id = ?",
             (
                 order.rider_id,
                 order.status.value,
                 order.confirmed_at,
                 order_to_json(order),
+                self._detail(order),
                 order.id,
             ),
         )
@@ -219,6 +265,17 @@ class SqliteStore:
             self._identity[order.id] = order
         for listener in self.order_written:
             listener(order.id)
+
+    def order_detail_row(self, order_id: str) -> tuple[str, str, str | None, bytes | None] | None:
+        """``(customer_id, vendor_id, rider_id, detail)`` of a committed order, or None: what a
+        read needs to decide visibility (``permissions.can_see_owned``) and answer, in one
+        indexed lookup. ``detail`` is None where no document is stored (render it instead).
+        Not for use inside a transaction (it would miss the identity map's unsaved changes)."""
+        row: tuple[str, str, str | None, bytes | None] | None = self._db.execute(
+            "SELECT customer_id, vendor_id, rider_id, detail FROM orders WHERE id = ?",
+            (order_id,),
+        ).fetchone()
+        return row
 
     def order_number_exists(self, number: str) -> bool:
         row = self._db.execute("SELECT 1 FROM orders WHERE order_number = ?", (number,)).fetchone()
@@ -461,3 +518,72 @@ def order_from_json(text: str | bytes) -> Order:
         history=[TrackingEntry(*e) for e in d["history"]],
         version=d["version"],
     )
+
+
+def _sample_order(**changes: Any) -> bytes:
+    doc: dict[str, Any] = {
+        "id": "00000000-0000-4000-8000-000000000001",
+        "order_number": "ORD-SAMPLE",
+        "customer_id": "customer",
+        "customer_name": "Customer",
+        "vendor_id": "vendor",
+        "vendor_name": "Vendor",
+        "status": OrderStatus.DELIVERED.value,
+        "items": [["Margherita", 2, "374.00", "menu-1"], ["Soda", 1, "1.5", None]],
+        "address": ["Home", "1 Sample Street", 19.1, 72.9, "address"],
+        "restaurant_lat": 19.0835,
+        "restaurant_lon": 72.8777,
+        "subtotal": "749.50",
+        "delivery_fee": "40.00",
+        "tax_amount": "37.48",
+        "total_amount": "826.98",
+        "payment_method": "online",
+        "payment_status": "paid",
+        "placed_at": 1_700_000_000.25,
+        "estimated_delivery_time": 1_700_002_400.0,
+        "delivery_status": "delivered",
+        "rider_id": "rider",
+        "rider_name": "Rider",
+        "prep_minutes": 15,
+        "confirmed_at": 1_700_000_060.0,
+        "estimated_ready_time": 1_700_000_960.0,
+        "ready_at": 1_700_000_900.0,
+        "picked_up_at": 1_700_000_990.0,
+        "delivered_at": 1_700_002_000.0,
+        "cancelled_at": 1_700_002_100.0,
+        "cancel_reason": "reason",
+        "cancelled_by": "customer",
+        "delivery_notes": "notes",
+        "refund": ["refund", "826.98", "completed", 1_700_002_100.0, 1_700_002_200.0],
+        "otps": {},
+        "history": [],
+        "version": 3,
+    }
+    doc.update(changes)
+    return orjson.dumps(doc)
+
+
+#: Orders whose rendering fingerprints the detail format (every optional field set, and none).
+_DETAIL_SAMPLES = (
+    _sample_order(),
+    _sample_order(
+        status=OrderStatus.ORDER_PLACED.value,
+        items=[],
+        payment_method="cod",
+        payment_status="pending",
+        delivery_status="unassigned",
+        rider_id=None,
+        rider_name=None,
+        prep_minutes=None,
+        confirmed_at=None,
+        estimated_ready_time=None,
+        ready_at=None,
+        picked_up_at=None,
+        delivered_at=None,
+        cancelled_at=None,
+        cancel_reason=None,
+        cancelled_by=None,
+        delivery_notes=None,
+        refund=None,
+    ),
+)
