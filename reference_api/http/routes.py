@@ -8,6 +8,7 @@ operations alike.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -33,8 +34,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 OrderId = Annotated[str, Path(description="order id (UUID)", json_schema_extra={"format": "uuid"})]
 
 
+#: The form every id is issued in: such a path id is its own canonical form.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def order_key(order_id: str) -> str:
     """The canonical (lower-case, hyphenated) form of a path order id."""
+    if _CANONICAL_UUID.fullmatch(order_id):
+        return order_id  # what str(uuid.UUID(order_id)) gives, without building the UUID
     try:
         return str(uuid.UUID(order_id))
     except ValueError:
