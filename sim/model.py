@@ -27,6 +27,7 @@ from simpy.resources.resource import Request
 
 from reference_api import bootstrap
 from reference_api import events as ev
+from reference_api.dispatch import NearestRiderDispatch
 from reference_api.errors import OrderflowError, OtpExpired, OtpInvalid, Throttled
 from reference_api.fixtures import fixture_id
 from reference_api.geo import haversine_km
@@ -41,6 +42,7 @@ from reference_api.service import (
     OrderService,
 )
 from reference_api.statuses import OrderStatus
+from reference_api.store.memory import MemoryStore
 from scenarios.schema import Scenario, clock_seconds
 from sim import codes
 from sim.city import City, build_city
@@ -56,10 +58,8 @@ from sim.codes import (
     STATUS_OF,
     STATUS_PHASE,
 )
-from sim.dispatch import ScarcityAwareDispatch
 from sim.plan import BLOCK, OrderPlan
 from sim.recorder import NAN, Recorder
-from sim.store import SimStore
 from sim.streams import service_rng, streams
 
 S = OrderStatus
@@ -228,13 +228,13 @@ class Model:
         cell = fleet.dispatch_cell_km or min(
             2.0, max(0.25, math.sqrt(self.city.area_km2 / max(1.0, fleet.riders / 3)))
         )
-        self.store = SimStore()
+        self.store = MemoryStore()  # forget_order drops each order once it is recorded
         self.svc: OrderService = bootstrap(
             clock=self.clock,
             store=self.store,
             rng=service_rng(rngs["service"]),
             policy=policy_for(scenario),
-            dispatch=ScarcityAwareDispatch(cell_km=cell, ref_lat=scenario.city.center_lat),
+            dispatch=NearestRiderDispatch(cell_km=cell, ref_lat=scenario.city.center_lat),
             sinks=[self._on_event],
         )
         self.svc.timer_listeners.append(self._on_timer)

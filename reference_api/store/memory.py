@@ -74,6 +74,25 @@ class MemoryStore:
                 mine = self._by_rider[rider_id] = {}
             mine[order.id] = None
 
+    def forget_order(self, order_id: str) -> None:
+        """Drop a finished order from every index (orders, customer, vendor, rider, restaurant
+        queue); unknown ids are ignored. Its order number stays reserved, so numbers remain
+        unique. Not part of the ``Store`` port and never called by the service (the API never
+        deletes orders): the simulation calls it once an order can no longer change, after
+        recording it, to bound memory on a city-scale run."""
+        order = self._orders.pop(order_id, None)
+        if order is None:
+            return
+        self._by_customer[order.customer_id].remove(order_id)
+        self._by_vendor[order.vendor_id].remove(order_id)
+        if order.rider_id is not None:
+            mine = self._by_rider.get(order.rider_id)
+            if mine is not None:
+                mine.pop(order_id, None)
+        queue = self._queue.get(order.vendor_id)
+        if queue is not None:
+            queue.pop(order_id, None)
+
     def order_number_exists(self, number: str) -> bool:
         return number in self._numbers
 

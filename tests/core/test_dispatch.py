@@ -56,8 +56,8 @@ def test_grid_nearest_matches_brute_force(
         assert got is None
         return
     assert got is not None and got in alive
-    best = min(_d2(p, query) for p in alive.values())
-    assert _d2(alive[got], query) == best
+    # the exact nearest point, ties to the smallest key
+    assert got == min(alive, key=lambda k: (_d2(alive[k], query), k))
 
 
 def test_both_search_paths_are_exercised() -> None:
@@ -73,6 +73,29 @@ def test_both_search_paths_are_exercised() -> None:
             q = (rng.uniform(18.8, 19.4), rng.uniform(72.6, 73.2))
             want = min(chosen, key=lambda k: (_d2(chosen[k], q), k))
             assert grid.nearest(*q) == want
+
+
+def test_sparse_grid_falls_back_to_a_scan_with_the_same_answer() -> None:
+    """Few points spread over a fine grid: the ring walk gives up once it has probed more cells
+    than there are points and scans them all; the answer is still the exact nearest."""
+    rng = random.Random(11)
+    grid = GridIndex(0.05, REF_LAT)
+    pts = {f"r{i:03d}": (rng.uniform(18.9, 19.3), rng.uniform(72.7, 73.1)) for i in range(60)}
+    for key, (lat, lon) in pts.items():
+        grid.add(key, lat, lon)
+    for _ in range(100):
+        q = (rng.uniform(18.8, 19.4), rng.uniform(72.6, 73.2))
+        assert grid.nearest(*q) == min(pts, key=lambda k: (_d2(pts[k], q), k))
+
+
+def test_waiting_queue_stays_fifo_after_many_departures() -> None:
+    d = NearestRiderDispatch()
+    for i in range(10_000):
+        d.order_waiting(f"o{i}", 19.0, 72.8)
+    for i in range(0, 9_990):
+        assert d.order_for("r", 19.0, 72.8) == f"o{i}"
+        d.order_gone(f"o{i}")
+    assert d.waiting_count() == 10 and d.order_for("r", 19.0, 72.8) == "o9990"
 
 
 def test_grid_moves_a_point_on_re_add() -> None:
