@@ -25,9 +25,18 @@ class Identity:
     vendor_id: str | None = None
     #: Request headers for this identity, built once (they go with every request it makes).
     auth: dict[str, str] = field(init=False, compare=False, repr=False)
+    #: The same plus what Locust's client would add to each request (a JSON body's
+    #: ``Content-Type`` and ``Accept``, ``Accept-Encoding``), so it finds them already there.
+    get_headers: dict[str, str] = field(init=False, compare=False, repr=False)
+    json_headers: dict[str, str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "auth", {"Authorization": f"Bearer {self.token}"})
+        auth = {"Authorization": f"Bearer {self.token}"}
+        get = {**auth, "Accept-Encoding": "gzip, deflate, br"}
+        body = {**get, "Content-Type": "application/json", "Accept": "application/json"}
+        object.__setattr__(self, "auth", auth)
+        object.__setattr__(self, "get_headers", get)
+        object.__setattr__(self, "json_headers", body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import gevent
+import orjson
 
 from loadtest import checks
 from loadtest.context import BoundReached, RunContext
@@ -22,6 +24,20 @@ from reference_api.endpoints import ENDPOINTS
 
 GET_ORDER = ENDPOINTS["get_order"]
 PLACE_ORDER = ENDPOINTS["place_order"].name
+#: Query strings of the OTP reads, built once.
+OTP_QUERY = {kind: "?" + urlencode({"type": kind}) for kind in ("pickup", "delivery")}
+
+
+def decode(content: bytes) -> Any:
+    """A response body as JSON (orjson; the standard library for what orjson refuses, such as
+    integers beyond 64 bits), or None."""
+    try:
+        return orjson.loads(content)
+    except ValueError:
+        try:
+            return json.loads(content)
+        except ValueError:
+            return None
 
 
 class JourneyFailed(Exception):
@@ -120,19 +136,19 @@ class Journey:
     # ------------------------------------------------------------------ one step
     def step(self, call: PlannedCall, intended: float) -> None:
         op, params = call.operation, call.params
+        ep = ENDPOINTS[op]
         background = bool(params.get("background"))
-        if op != "place_order" and ENDPOINTS[op].path.count("{order_id}") and not self.order_id:
-            raise JourneyFailed(f"{call.endpoint}: no order id (checkout did not succeed)")
+        if op != "place_order" and "{order_id}" in ep.path and not self.order_id:
+            raise JourneyFailed(f"{ep.name}: no order id (checkout did not succeed)")
         who = self._identity(call, intended)
-        method, url, body, query = self._request(call)
+        url, body = self._request(call)
         refusal = not call.succeeds and op != "resend_otp"  # a resend may go either way (D7)
         status, data, reason = self._send(
-            call.endpoint,
-            method,
+            ep.name,
+            ep.method,
             url,
             who,
             body,
-            query,
             intended,
             call.role,
             background,
@@ -146,7 +162,7 @@ class Journey:
         if reason is not None:
             if background:
                 return  # background traffic is recorded; it never decides a journey
-            raise JourneyFailed(f"{call.endpoint} as {call.role}: {reason}")
+            raise JourneyFailed(f"{ep.name} as {call.role}: {reason}")
         if refusal:
             return
         self._learn(op, params, status, data)
@@ -172,9 +188,8 @@ class Journey:
             self.last_status = reported
 
     # ------------------------------------------------------------------ requests
-    def _request(
-        self, call: PlannedCall
-    ) -> tuple[str, str, dict[str, Any] | None, dict[str, str] | None]:
+    def _request(self, call: PlannedCall) -> tuple[str, bytes | None]:
+        """The call's URL (query string included) and JSON body, encoded once here."""
         op, p = call.operation, call.params
         ep = ENDPOINTS[op]
         url = ep.url(self.order_id) if "{order_id}" in ep.path else ep.path
@@ -220,7 +235,8 @@ class Journey:
         elif op == "resend_otp":
             body = {"type": str(p.get("otp_type", "delivery"))}
         elif op == "get_otp":
-            query = {"type": str(p.get("otp_type", "delivery"))}
+            kind = str(p.get("otp_type", "delivery"))
+            url += OTP_QUERY.get(kind) or "?" + urlencode({"type": kind})
         elif op == "update_status":
             body = {k: p[k] for k in ("status_code", "reason", "metadata") if k in p}
         elif op in ("set_rider_availability", "update_rider_location"):
@@ -230,7 +246,9 @@ class Journey:
                 body["available"] = bool(p.get("available", True))
         elif op == "list_orders":
             query = {k: str(p[k]) for k in ("status", "include_cancelled", "page") if k in p}
-        return ep.method, url, body, query
+        if query:
+            url += "?" + urlencode(query)
+        return url, None if body is None else orjson.dumps(body)
 
     def _rider_position(self, p: dict[str, Any]) -> tuple[float, float]:
         if "latitude" in p and "longitude" in p:
@@ -278,7 +296,6 @@ class Journey:
                 GET_ORDER.url(self.order_id),
                 self.customer,
                 None,
-                None,
                 max(intended, time.time()),
                 "customer",
                 False,
@@ -311,8 +328,7 @@ class Journey:
         method: str,
         url: str,
         who: Identity,
-        body: dict[str, Any] | None,
-        query: dict[str, str] | None,
+        body: bytes | None,
         intended: float,
         role: str,
         background: bool,
@@ -329,20 +345,14 @@ class Journey:
                 method,
                 url,
                 name=name,
-                json=body,
-                params=query,
-                headers=who.auth,
+                data=body,
+                headers=who.get_headers if body is None else who.json_headers,
                 catch_response=True,
             ) as resp:
                 end = time.time()
                 status = int(resp.status_code or 0)
-                data: Any = None
                 content = resp.content
-                if content:
-                    try:
-                        data = json.loads(content)
-                    except ValueError:
-                        data = None
+                data = decode(content) if content else None
                 reason = check(status, data)
                 if status == 0:
                     err = getattr(resp, "error", None)

@@ -68,6 +68,13 @@ class OrderJourneyUser(FastHttpUser):
     network_timeout = 15.0
     connection_timeout = 15.0
 
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        # One user acts for many identities in turn (customers, restaurants, riders), each
+        # authenticated by its bearer token: a per-user cookie jar would carry one identity's
+        # cookies into another's requests, and costs a cookie parse on every request.
+        self.client.client.cookiejar = None
+
     def wait_time(self) -> float:
         return 0.0
 
