@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,7 @@ from sim.codes import (
     STATUS_OF,
     STATUS_PHASE,
 )
-from sim.plan import BLOCK, OrderPlan
+from sim.plan import BLOCK, Block, OrderPlan
 from sim.recorder import NAN, Recorder
 from sim.streams import service_rng, streams
 
@@ -130,11 +131,13 @@ class OrderRec:
     """The model's view of one order while it is in flight."""
 
     __slots__ = (
+        "blk",
         "customer",
         "done",
         "dropoff_s",
         "ends_ev",
         "idx",
+        "j",
         "no_show",
         "oid",
         "online",
@@ -152,7 +155,9 @@ class OrderRec:
         "vendor",
     )
 
-    def __init__(self, idx: int, vendor: int, customer: int, online: bool) -> None:
+    def __init__(
+        self, idx: int, vendor: int, customer: int, online: bool, blk: Block, j: int
+    ) -> None:
         self.idx = idx
         self.vendor = vendor
         self.customer = customer
@@ -166,7 +171,9 @@ class OrderRec:
         self.refund_open = False
         self.ready_ev: simpy.Event | None = None
         self.ends_ev: simpy.Event | None = None
-        self.slot_req: Request | None = None
+        self.slot_req: Request | None = None  # kitchen slot: queued for it, then holding it
+        self.blk = blk  # what was drawn for this order: ``blk.<field>[j]``
+        self.j = j
         self.pickup_s = 0.0
         self.dropoff_s = 0.0
         self.no_show = False
@@ -404,7 +411,7 @@ class Model:
     def _ended(self, rec: OrderRec, new: OrderStatus, now: float) -> None:
         rec.done = True
         rec.ts[ENDED] = now
-        if rec.slot_req is not None and not rec.slot_req.triggered:  # queued for a slot
+        if rec.slot_req is not None and not rec.slot_req.triggered:  # still queued for a slot
             rec.slot_req.cancel()
             rec.slot_req = None
         for waiting in (rec.ready_ev, rec.ends_ev):
@@ -513,17 +520,16 @@ class Model:
             cust = blk.customer[j]
             vendor = int(choices[cust, blk.vendor_slot[j]])
             online = blk.online[j]
-            rec = OrderRec(i, vendor, cust, online)
+            rec = OrderRec(i, vendor, cust, online, blk, j)
             rec.ts[PLACED] = env.now
             q = blk.quantity[j]
-            placed = svc.place_order(
+            oid = svc.place_order_id(
                 self.customers[cust],
                 vendor_id=self.vendors[vendor].id,
                 items=self.items[q],
                 delivery_address=self.addresses[cust],
                 payment_method="online" if online else "cod",
             )
-            oid = placed["id"]
             rec.oid = oid
             self.active[oid] = rec
             self.placed += 1
@@ -540,7 +546,7 @@ class Model:
                 self._later(blk.cust_cancel_after[j], rec, "customer_changed_mind")
             if blk.patience is not None:
                 self._later(blk.patience[j], rec, "customer_impatient")
-            env.process(self._order(rec, blk, j))
+            self._order(rec)
         # the period runs to its end even if the last orders finish early (the measured window
         # and the utilisation integrals need it)
         yield env.timeout(max(0.0, self.s.period.duration_s - env.now))
@@ -549,10 +555,14 @@ class Model:
             self.end.succeed()
 
     def _later(self, delay: float, rec: OrderRec, why: str) -> None:
-        def attempt(_event: simpy.Event) -> None:
-            self._customer_cancel(rec, why)
+        then = self._changed_mind if why == "customer_changed_mind" else self._impatient
+        self.env.timeout(delay, rec).callbacks.append(then)
 
-        self.env.timeout(delay).callbacks.append(attempt)
+    def _changed_mind(self, event: simpy.Event) -> None:
+        self._customer_cancel(event._value, "customer_changed_mind")
+
+    def _impatient(self, event: simpy.Event) -> None:
+        self._customer_cancel(event._value, "customer_impatient")
 
     def _customer_cancel(self, rec: OrderRec, why: str) -> None:
         """A customer who knows the order is finished does nothing; otherwise they press
@@ -571,34 +581,46 @@ class Model:
         self._log(rec.idx, -1, R_CUSTOMER, ep, OK, self.p_reason[why])
         self._flush()
 
-    def _order(self, rec: OrderRec, blk: Any, j: int) -> Generator[simpy.Event, Any, None]:
-        """Payment gateway, then the restaurant: confirm (or reject, or never answer), wait for
-        a kitchen slot, prepare, mark ready (or cancel mid-way)."""
-        env, svc = self.env, self.svc
-        idx, oid = rec.idx, rec.oid
+    # ------------------------------------------------------------------ the order's own steps
+    # Payment gateway, then the restaurant: confirm (or reject, or never answer), wait for a
+    # kitchen slot, prepare, mark ready (or cancel mid-way). A chain of SimPy callbacks rather
+    # than a process per order (a process costs two extra events and a generator resume per
+    # step): each step schedules the next, with the order's record as the timeout's value.
+    def _order(self, rec: OrderRec) -> None:
+        blk, j = rec.blk, rec.j
         if rec.online:
             if blk.pay_abandon[j]:
                 return  # never pays: the payment timeout fails the order
-            yield env.timeout(blk.pay_delay[j])
-            if rec.done:
-                return
-            fail = blk.pay_fail[j]
-            svc.record_payment(SYSTEM_ACTOR, oid, success=not fail)
-            self._log(
-                idx,
-                -1,
-                R_SYSTEM,
-                EP["record_payment"],
-                OK,
-                self.p_pay_fail if fail else self.p_pay_ok,
-            )
-            if fail:
-                rec.reason = REASON["payment_declined"]
-                self._flush()
-                return
-        yield env.timeout(blk.confirm_delay[j])
+            self.env.timeout(blk.pay_delay[j], rec).callbacks.append(self._pay)
+        else:
+            self.env.timeout(blk.confirm_delay[j], rec).callbacks.append(self._answer)
+
+    def _pay(self, event: simpy.Event) -> None:
+        rec: OrderRec = event._value
+        if rec.done:
+            return
+        fail = rec.blk.pay_fail[rec.j]
+        self.svc.record_payment(SYSTEM_ACTOR, rec.oid, success=not fail)
+        self._log(
+            rec.idx,
+            -1,
+            R_SYSTEM,
+            EP["record_payment"],
+            OK,
+            self.p_pay_fail if fail else self.p_pay_ok,
+        )
+        if fail:
+            rec.reason = REASON["payment_declined"]
+            self._flush()
+            return
+        self.env.timeout(rec.blk.confirm_delay[rec.j], rec).callbacks.append(self._answer)
+
+    def _answer(self, event: simpy.Event) -> None:
+        rec: OrderRec = event._value
+        blk, j = rec.blk, rec.j
         if rec.done or blk.no_response[j]:
             return  # cancelled meanwhile, or the restaurant never answers (confirm timeout)
+        svc, idx, oid = self.svc, rec.idx, rec.oid
         kitchen = self.restaurants[rec.vendor]
         if blk.reject[j]:
             svc.reject(kitchen, oid, reason=self.reasons["restaurant_rejected"])
@@ -608,30 +630,47 @@ class Model:
             return
         svc.confirm(kitchen, oid, estimated_prep_time=self.prep_estimate)
         self._log(idx, -1, R_RESTAURANT, EP["confirm"], OK, self.p_confirm)
-        slots = self.kitchens[rec.vendor]
-        req = slots.request()
-        rec.slot_req = req
-        yield req
-        rec.slot_req = None
+        req = self.kitchens[rec.vendor].request()
+        rec.slot_req = req  # cancelled by _ended while it waits in the queue
+        req.callbacks.append(partial(self._cook, rec))
+
+    def _cook(self, rec: OrderRec, _granted: simpy.Event) -> None:
         if rec.done:  # cancelled in the very instant the slot was granted
-            slots.release(req)
+            self._release_slot(rec, busy=False)
             return
         self._slots(1)
-        svc.start_preparing(kitchen, oid)
-        self._log(idx, -1, R_RESTAURANT, EP["start_preparing"], OK, self.EMPTY)
+        kitchen = self.restaurants[rec.vendor]
+        self.svc.start_preparing(kitchen, rec.oid)
+        self._log(rec.idx, -1, R_RESTAURANT, EP["start_preparing"], OK, self.EMPTY)
+        blk, j = rec.blk, rec.j
         if blk.rest_cancel[j]:
-            yield env.timeout(blk.prep[j] * blk.rest_cancel_frac[j])
-            why = "restaurant_out_of_stock"
-            svc.cancel(kitchen, oid, reason=self.reasons[why])
-            rec.reason = REASON[why]
-            self._log(idx, -1, R_RESTAURANT, EP["cancel"], OK, self.p_reason[why])
+            prep, then = blk.prep[j] * blk.rest_cancel_frac[j], self._out_of_stock
         else:
-            yield env.timeout(blk.prep[j])
-            svc.mark_ready(kitchen, oid)
-            self._log(idx, -1, R_RESTAURANT, EP["mark_ready"], OK, self.EMPTY)
-        slots.release(req)
-        self._slots(-1)
-        self._flush()
+            prep, then = blk.prep[j], self._ready
+        self.env.timeout(prep, rec).callbacks.append(then)
+
+    def _out_of_stock(self, event: simpy.Event) -> None:
+        rec: OrderRec = event._value
+        why = "restaurant_out_of_stock"
+        self.svc.cancel(self.restaurants[rec.vendor], rec.oid, reason=self.reasons[why])
+        rec.reason = REASON[why]
+        self._log(rec.idx, -1, R_RESTAURANT, EP["cancel"], OK, self.p_reason[why])
+        self._release_slot(rec, busy=True)
+
+    def _ready(self, event: simpy.Event) -> None:
+        rec: OrderRec = event._value
+        self.svc.mark_ready(self.restaurants[rec.vendor], rec.oid)
+        self._log(rec.idx, -1, R_RESTAURANT, EP["mark_ready"], OK, self.EMPTY)
+        self._release_slot(rec, busy=True)
+
+    def _release_slot(self, rec: OrderRec, *, busy: bool) -> None:
+        req = rec.slot_req
+        assert req is not None
+        rec.slot_req = None
+        self.kitchens[rec.vendor].release(req)
+        if busy:
+            self._slots(-1)
+            self._flush()
 
     def _travel(self, r: RiderState, lat: float, lon: float) -> float:
         if self.instant:
