@@ -18,9 +18,21 @@ from sim.codes import PHASES
 
 NAN = math.nan
 
+#: Bit positions of a packed API call: role, endpoint and outcome codes take 8 bits each (a few
+#: dozen values), the parameters code the 32 above them.
+ROLE_SHIFT, EP_SHIFT, OUTCOME_SHIFT, PARAMS_SHIFT = 0, 8, 16, 24
+
+
+def pack_call(role: int, ep: int, out: int, params: int) -> int:
+    return role | ep << EP_SHIFT | out << OUTCOME_SHIFT | params << PARAMS_SHIFT
+
 
 def _dict_column(indices: array[int], labels: tuple[str, ...] | list[str]) -> pa.Array:
-    idx = pa.array(np.frombuffer(indices, dtype=np.dtype(indices.typecode)).astype(np.int32))
+    return _codes_column(np.frombuffer(indices, dtype=np.dtype(indices.typecode)), labels)
+
+
+def _codes_column(indices: np.ndarray[Any, Any], labels: tuple[str, ...] | list[str]) -> pa.Array:
+    idx = pa.array(indices.astype(np.int32))
     return pa.DictionaryArray.from_arrays(idx, pa.array(list(labels), pa.string()))
 
 
@@ -49,10 +61,9 @@ class Recorder:
         self.call_t = array("d")
         self.call_order = array("q")
         self.call_rider = array("q")
-        self.call_role = array("b")
-        self.call_ep = array("b")
-        self.call_outcome = array("b")
-        self.call_params = array("q")
+        #: role, endpoint, outcome and parameters code of a call packed into one integer
+        #: (``pack_call``): one append per call instead of four
+        self.call_key = array("q")
         # tracking history
         self.ev_order = array("q")
         self.ev_seq = array("q")
@@ -61,7 +72,8 @@ class Recorder:
         self.ev_role = array("b")
         # finished orders
         self.o_idx = array("q")
-        self.o_phase = [array("d") for _ in PHASES]
+        #: the phase timestamps of each order, ``len(PHASES)`` values a row, flattened
+        self.o_phases = array("d")
         self.o_promised = array("d")
         self.o_status = array("b")
         self.o_reason = array("b")
@@ -80,10 +92,11 @@ class Recorder:
         self.call_t.append(t)
         self.call_order.append(order)
         self.call_rider.append(rider)
-        self.call_role.append(role)
-        self.call_ep.append(ep)
-        self.call_outcome.append(out)
-        self.call_params.append(p)
+        self.call_key.append(pack_call(role, ep, out, p))
+
+    def _call_field(self, shift: int, bits: int = 8) -> np.ndarray[Any, Any]:
+        keys = np.frombuffer(self.call_key, dtype=np.int64)
+        return (keys >> shift) & ((1 << bits) - 1)
 
     def sample(self, t: float, values: dict[str, int]) -> None:
         self.res_t.append(t)
@@ -106,14 +119,14 @@ class Recorder:
                 "t": pa.array(np.frombuffer(self.call_t, dtype=np.float64)),
                 "order_idx": pa.array(np.frombuffer(self.call_order, dtype=np.int64)),
                 "rider_idx": pa.array(np.frombuffer(self.call_rider, dtype=np.int64)),
-                "role": _dict_column(self.call_role, codes.ROLES),
-                "endpoint": _dict_column(self.call_ep, codes.ENDPOINT_NAMES),
-                "outcome": _dict_column(self.call_outcome, codes.OUTCOMES),
+                "role": _codes_column(self._call_field(ROLE_SHIFT), codes.ROLES),
+                "endpoint": _codes_column(self._call_field(EP_SHIFT), codes.ENDPOINT_NAMES),
+                "outcome": _codes_column(self._call_field(OUTCOME_SHIFT), codes.OUTCOMES),
             }
         )
 
     def call_params_column(self) -> pa.Array:
-        return _dict_column(self.call_params, self.params.texts)
+        return _codes_column(self._call_field(PARAMS_SHIFT, 32), self.params.texts)
 
     def events(self) -> pa.Table:
         n = len(self.ev_t)
@@ -145,8 +158,9 @@ class Recorder:
             "replication": self._rep(n),
             "order_idx": pa.array(idx[order]),
         }
-        for name, col in zip(PHASES, self.o_phase, strict=True):
-            data[name] = num(col, np.float64)
+        phases = np.frombuffer(self.o_phases, dtype=np.float64).reshape(n, len(PHASES))[order]
+        for k, name in enumerate(PHASES):
+            data[name] = pa.array(np.ascontiguousarray(phases[:, k]))
         data.update(
             {
                 "promised_eta": num(self.o_promised, np.float64),
