@@ -27,13 +27,24 @@ REFUSALS = frozenset({400, 403, 409, 422, 423})
 TRANSIENT = frozenset({0, 408, 425, 429, 500, 502, 503, 504})
 
 
+_CANONICAL: dict[str, str] = {}
+
+
 def canonical(code: object) -> str | None:
+    """The canonical status code for a code or a spec alias; an unknown code is kept as is.
+    Remembered per code (a few dozen exist), since every response of a journey asks."""
     if not isinstance(code, str):
         return None
+    found = _CANONICAL.get(code)
+    if found is not None:
+        return found
     try:
-        return parse_status(code).value
+        found = parse_status(code).value
     except ValueError:
-        return code
+        found = code
+    if len(_CANONICAL) < 1024:  # a target inventing codes must not grow this without bound
+        _CANONICAL[code] = found
+    return found
 
 
 def reported_status(operation: str, body: Any) -> str | None:

@@ -24,6 +24,8 @@ from reference_api.endpoints import ENDPOINTS
 
 GET_ORDER = ENDPOINTS["get_order"]
 PLACE_ORDER = ENDPOINTS["place_order"].name
+#: Endpoint template names by operation (``Endpoint.name`` builds the string on each access).
+NAMES = {op: ep.name for op, ep in ENDPOINTS.items()}
 #: Query strings of the OTP reads, built once.
 OTP_QUERY = {kind: "?" + urlencode({"type": kind}) for kind in ("pickup", "delivery")}
 
@@ -137,14 +139,15 @@ class Journey:
     def step(self, call: PlannedCall, intended: float) -> None:
         op, params = call.operation, call.params
         ep = ENDPOINTS[op]
+        name = NAMES[op]
         background = bool(params.get("background"))
         if op != "place_order" and "{order_id}" in ep.path and not self.order_id:
-            raise JourneyFailed(f"{ep.name}: no order id (checkout did not succeed)")
+            raise JourneyFailed(f"{name}: no order id (checkout did not succeed)")
         who = self._identity(call, intended)
         url, body = self._request(call)
         refusal = not call.succeeds and op != "resend_otp"  # a resend may go either way (D7)
         status, data, reason = self._send(
-            ep.name,
+            name,
             ep.method,
             url,
             who,
@@ -162,7 +165,7 @@ class Journey:
         if reason is not None:
             if background:
                 return  # background traffic is recorded; it never decides a journey
-            raise JourneyFailed(f"{ep.name} as {call.role}: {reason}")
+            raise JourneyFailed(f"{name} as {call.role}: {reason}")
         if refusal:
             return
         self._learn(op, params, status, data)

@@ -12,6 +12,7 @@ master over the workers connected at test start, so no order runs twice and none
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -92,6 +93,11 @@ class Session:
         self.identities = resolve_identities(self.opts.tokens)
         self.plan = build_plan(self.opts, self.identities)
         self.pool = self.plan.pool_size()
+        # The plan (every order's calls) lives as long as the process: out of the cyclic GC's
+        # sight, a full collection during the run no longer walks it (a pause that showed as
+        # start lateness).
+        gc.collect()
+        gc.freeze()
 
     def _orphan_guard(self, parent: int) -> None:
         """Started by `orderflow loadtest`: if it dies (even by SIGKILL), stop generating load
