@@ -19,8 +19,8 @@ from reference_api.events import EVENT_TYPES, LOCATION_UPDATED
 from reference_api.http import errors, routes
 from reference_api.http.auth import TokenVerifier
 from reference_api.http.authenticate import BearerAuthMiddleware
+from reference_api.http.detail import DetailReader
 from reference_api.http.hub import EventHub
-from reference_api.http.read_cache import OrderDetailCache
 from reference_api.http.runner import ServiceRunner
 from reference_api.http.timers import TimerLoop
 from reference_api.http.websocket import router as ws_router
@@ -52,20 +52,7 @@ def create_app(
 ) -> FastAPI:
     """``clock`` drives the timer task (the service's own clock by default); ``offload`` runs
     service calls on a worker thread rather than the event loop (see ``ServiceRunner``)."""
-    # Rendered details are cached only where the store reports its writes (the SQLite store).
-    detail_cache: OrderDetailCache | None = None
-    written = getattr(service.store, "order_written", None)
-    if isinstance(written, list):
-        detail_cache = OrderDetailCache(service)
-        written.append(detail_cache.forget)
-
-    def rolled_back() -> None:
-        if detail_cache is not None:
-            detail_cache.clear()  # belt and braces: writes already dropped their copies
-        if on_rollback is not None:
-            on_rollback()
-
-    runner = ServiceRunner(service, offload=offload, on_rollback=rolled_back)
+    runner = ServiceRunner(service, offload=offload, on_rollback=on_rollback)
     hub = EventHub()
     runner.add_listener(hub.publish_threadsafe)
     timers = TimerLoop(runner, clock or service.clock)
@@ -102,7 +89,7 @@ def create_app(
     # JWT expiry is wall time (PyJWT checks it against the system clock too)
     app.state.tokens = TokenVerifier(secret, clock=time.time)
     app.state.runner = runner
-    app.state.detail_cache = detail_cache
+    app.state.detail_reader = DetailReader(service)
     app.state.hub = hub
     app.state.timers = timers
     errors.install(app)

@@ -21,8 +21,8 @@ from reference_api.endpoints import ENDPOINTS
 from reference_api.errors import OrderflowError, ValidationFailed
 from reference_api.http import schemas as s
 from reference_api.http.authenticate import caller
+from reference_api.http.detail import DetailReader
 from reference_api.http.errors import ERROR_RESPONSES, located
-from reference_api.http.read_cache import OrderDetailCache
 from reference_api.http.runner import ServiceRunner
 from reference_api.service import OrderService
 
@@ -185,11 +185,9 @@ async def available_orders(request: Request) -> Response:
 async def get_order(request: Request, order_id: OrderId) -> Response:
     actor = caller(request)
     runner: ServiceRunner = request.app.state.runner
-    cache: OrderDetailCache | None = request.app.state.detail_cache
-    if cache is None:
-        return await _call(request, runner.service.get_order, actor, order_key(order_id))
+    reader: DetailReader = request.app.state.detail_reader
     try:
-        body = await runner.read(cache.detail, actor, order_key(order_id))
+        body = await runner.read(reader.detail, actor, order_key(order_id))
     except OrderflowError as exc:
         raise located(exc, "path") from None
     return Response(body, media_type="application/json")

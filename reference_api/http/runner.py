@@ -74,8 +74,8 @@ class ServiceRunner:
 
     async def read(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Like ``call``, one at a time with every other call, but without an outer transaction:
-        for a lookup that usually touches no store (a cache hit) and otherwise calls a service
-        method, which opens its own."""
+        for a read of committed state (one ``SELECT``, or a service method, which opens its
+        own)."""
         if self._executor is None:
             return fn(*args, **kwargs)
         loop = asyncio.get_running_loop()

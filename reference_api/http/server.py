@@ -26,7 +26,7 @@ from reference_api.dispatch import NearestRiderDispatch
 from reference_api.fixtures import Fixtures, build_fixtures, seed
 from reference_api.http.app import create_app
 from reference_api.http.auth import otp_secret
-from reference_api.http.read_cache import render_detail
+from reference_api.http.detail import render_detail
 from reference_api.policy import Policy
 from reference_api.service import OrderService
 from reference_api.store.sqlite import SqliteStore

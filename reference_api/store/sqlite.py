@@ -141,8 +141,6 @@ class SqliteStore:
         self._prepare_details()
         self._depth = 0
         self._identity: dict[str, Order] = {}
-        #: Called with an order's id whenever it is written (read caches drop their copy).
-        self.order_written: list[Callable[[str], None]] = []
 
     def close(self) -> None:
         self._db.close()
@@ -245,8 +243,6 @@ class SqliteStore:
         )
         if self._depth:
             self._identity[order.id] = order
-        for listener in self.order_written:
-            listener(order.id)
 
     def save_order(self, order: Order) -> None:
         self._db.execute(
@@ -263,8 +259,6 @@ class SqliteStore:
         )
         if self._depth:
             self._identity[order.id] = order
-        for listener in self.order_written:
-            listener(order.id)
 
     def order_detail_row(self, order_id: str) -> tuple[str, str, str | None, bytes | None] | None:
         """``(customer_id, vendor_id, rider_id, detail)`` of a committed order, or None: what a

@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from reference_api.http.read_cache import OrderDetailCache, render_detail
+from reference_api.http.detail import DetailReader, render_detail
 from reference_api.http.server import ServerSettings, build_app
 from reference_api.model import Order
 from reference_api.store.sqlite import SqliteStore, order_from_json
@@ -28,12 +28,12 @@ def _settings(db: Path) -> ServerSettings:
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[Api, OrderDetailCache, SqliteStore]]:
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Api, DetailReader, SqliteStore]]:
     app = build_app(_settings(tmp_path / "d.db"), SECRET)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield Api(client, "inprocess"), app.state.detail_cache, app.state.runner.service.store
+            yield Api(client, "inprocess"), app.state.detail_reader, app.state.runner.service.store
 
 
 def _rows(store: SqliteStore) -> list[tuple[str, str, bytes | None]]:
@@ -84,13 +84,12 @@ async def _journeys(api: Api) -> list[str]:
 
 
 async def test_documents_are_the_rendered_aggregate_and_the_get_body(
-    served: tuple[Api, OrderDetailCache, SqliteStore],
+    served: tuple[Api, DetailReader, SqliteStore],
 ) -> None:
-    api, cache, store = served
+    api, reader, store = served
     ids = await _journeys(api)
     assert _assert_documents_match_aggregates(store) == len(ids)
-    cache.clear()  # every read below is a first read: served from the stored document
-    stored = cache.stored_reads
+    stored = reader.stored_reads
     for oid in ids:
         response = await api.call(api.system, "GET", f"/api/orders/{oid}/")
         assert response.status_code == 200
@@ -98,11 +97,11 @@ async def test_documents_are_the_rendered_aggregate_and_the_get_body(
         assert row is not None
         assert response.content == row[3]
         assert response.headers["content-type"] == "application/json"
-    assert cache.stored_reads == stored + len(ids)
+    assert reader.stored_reads == stored + len(ids)
 
 
 async def test_owners_see_the_document_others_get_the_same_404(
-    served: tuple[Api, OrderDetailCache, SqliteStore],
+    served: tuple[Api, DetailReader, SqliteStore],
 ) -> None:
     api, _, store = served
     order = await api.place(api.fx.customers[0])
@@ -144,10 +143,10 @@ async def test_an_older_database_gains_the_column_and_is_served_the_same(tmp_pat
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             api = Api(client, "inprocess")
-            cache: OrderDetailCache = app.state.detail_cache
+            reader: DetailReader = app.state.detail_reader
             after = [(await api.call(api.system, "GET", f"/api/orders/{i}/")).content for i in ids]
             assert after == before
-            assert cache.stored_reads == 0  # rendered from the aggregate: no document yet
+            assert reader.stored_reads == 0  # rendered from the aggregate: no document yet
             await api.advance({"id": ids[3]}, ["confirm"], vendor=1)  # a write stores one
             store: SqliteStore = app.state.runner.service.store
             row = store.order_detail_row(ids[3])
