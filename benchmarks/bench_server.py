@@ -40,6 +40,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -386,6 +387,7 @@ def main() -> int:
         if base is not None:
             stop(base)
         stop(ref)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
