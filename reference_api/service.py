@@ -194,6 +194,11 @@ class OrderService:
                 f"cannot move order {order.order_number} from {previous.value} to "
                 f"{target.value}; allowed next: {allowed}"
             )
+        if target is S.ORDER_PICKED_UP and order.rider_id is None:
+            raise Conflict(
+                f"order {order.order_number} has no delivery partner assigned yet; "
+                "it cannot be picked up"
+            )
         now = self.clock.now()
         order.status = target
         order.version += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reference_api.errors import Forbidden, InvalidTransition, ValidationFailed
+from reference_api.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from reference_api.permissions import TARGET_ACTION
 from reference_api.roles import SYSTEM_ACTOR
 from reference_api.statuses import TERMINAL, TRANSITIONS, OrderStatus
@@ -139,3 +139,12 @@ def test_generic_endpoint_names_bad_input(kwargs: dict[str, object], field: str)
     with pytest.raises(ValidationFailed) as err:
         w.svc.update_status(SYSTEM_ACTOR, oid, **kwargs)  # type: ignore[arg-type]
     assert err.value.field == field and field in err.value.detail
+
+
+def test_no_pickup_without_an_assigned_rider_even_by_the_system() -> None:
+    w = make_world(riders_available=False)
+    oid = w.at(OrderStatus.READY_FOR_PICKUP)
+    assert w.svc.get_order(SYSTEM_ACTOR, oid)["delivery_person"] is None
+    with pytest.raises(Conflict, match="no delivery partner assigned"):
+        w.svc.update_status(SYSTEM_ACTOR, oid, status_code="ORDER_PICKED_UP")
+    assert w.svc.get_order(SYSTEM_ACTOR, oid)["order_status"] == "READY_FOR_PICKUP"
