@@ -58,8 +58,12 @@ def reported_status(operation: str, body: Any) -> str | None:
     return None
 
 
+_CREATED_OR_OK = frozenset({201, 200})
+_OK = frozenset({200})
+
+
 def success_codes(operation: str) -> frozenset[int]:
-    return frozenset({201, 200}) if operation == "place_order" else frozenset({200})
+    return _CREATED_OR_OK if operation == "place_order" else _OK
 
 
 def check_success(
