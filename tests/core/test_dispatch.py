@@ -60,6 +60,36 @@ def test_grid_nearest_matches_brute_force(
     assert got == min(alive, key=lambda k: (_d2(alive[k], query), k))
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    script=st.lists(
+        # mostly adds, so the index often holds more than BRUTE_FORCE_MAX riders (ring walk)
+        st.tuples(st.sampled_from(["add", "add", "remove", "query"]), st.integers(0, 99), points),
+        min_size=1,
+        max_size=200,
+    ),
+    cell_km=st.sampled_from([0.05, 0.5, 2.0]),
+)
+def test_interleaved_moves_and_queries_match_brute_force(
+    script: list[tuple[str, int, tuple[float, float]]], cell_km: float
+) -> None:
+    """Riders going on and off duty and moving (re-added) between queries, on grids from very
+    sparse to crowded: every answer is the exact nearest, ties to the smallest id."""
+    d = NearestRiderDispatch(cell_km=cell_km, ref_lat=REF_LAT)
+    alive: dict[str, tuple[float, float]] = {}
+    for op, n, (lat, lon) in script:
+        rider = f"rider-{n:03d}"
+        if op == "add":
+            d.rider_available(rider, lat, lon)
+            alive[rider] = (lat, lon)
+        elif op == "remove":
+            d.rider_unavailable(rider)
+            alive.pop(rider, None)
+        else:
+            want = min(alive, key=lambda k: (_d2(alive[k], (lat, lon)), k)) if alive else None
+            assert d.rider_for(lat, lon) == want
+
+
 def test_both_search_paths_are_exercised() -> None:
     """Few points: scan them all; many: walk rings. Both agree on a crowded and a sparse grid."""
     rng = random.Random(7)
