@@ -37,3 +37,22 @@ def test_checkout_and_payment_answers() -> None:
     assert checks.check_success("record_payment", 200, failed, {"success": False}, "") is None
     otp = {"otp": "12345", "type": "pickup"}
     assert "6 digits" in str(checks.check_success("get_otp", 200, otp, {}, ""))
+
+
+def test_canonical_codes_are_remembered_without_bound_growth() -> None:
+    assert checks.canonical("CONFIRMED") == "ORDER_CONFIRMED"
+    assert checks.canonical("CONFIRMED") == "ORDER_CONFIRMED"  # from the cache this time
+    assert checks.canonical("NOT_A_STATUS") == "NOT_A_STATUS"
+    assert checks.canonical(None) is None
+    for i in range(3000):  # a target inventing codes
+        assert checks.canonical(f"INVENTED_{i}") == f"INVENTED_{i}"
+    assert len(checks._CANONICAL) <= 1024
+
+
+def test_response_bodies_decode_as_the_standard_library_would() -> None:
+    from loadtest.journey import decode
+
+    assert decode(b'{"otp": "123456", "n": 1.5}') == {"otp": "123456", "n": 1.5}
+    big = 2**70  # beyond orjson's integers: the standard library takes over
+    assert decode(f'{{"n": {big}}}'.encode()) == {"n": big}
+    assert decode(b"<html>bad gateway</html>") is None
