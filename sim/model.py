@@ -42,7 +42,7 @@ from reference_api.service import (
     PICKUP_TIMEOUT,
     OrderService,
 )
-from reference_api.statuses import OrderStatus
+from reference_api.statuses import ACTIVE, OrderStatus
 from reference_api.store.memory import MemoryStore
 from scenarios.schema import Scenario, clock_seconds
 from sim import codes
@@ -73,16 +73,8 @@ R_CUSTOMER, R_RESTAURANT, R_RIDER, R_SYSTEM = (codes.ROLE[r] for r in Role)
 OK = OUTCOME["ok"]
 ENDINGS = frozenset({S.DELIVERED, S.CANCELLED, S.RESTAURANT_REJECTED, S.PAYMENT_FAILED})
 FINAL = frozenset({S.DELIVERED, S.PAYMENT_FAILED, S.REFUND_COMPLETED})
-COUNTED = (
-    S.ORDER_PLACED,
-    S.PAYMENT_PENDING,
-    S.PAYMENT_SUCCESS,
-    S.ORDER_CONFIRMED,
-    S.PREPARING,
-    S.READY_FOR_PICKUP,
-    S.ORDER_PICKED_UP,
-    S.OUT_FOR_DELIVERY,
-)
+#: Orders in each active state are sampled; the columns follow the enum's lifecycle order.
+COUNTED = tuple(s for s in OrderStatus if s in ACTIVE)
 TIMER_REASON = {
     CONFIRM_TIMEOUT: REASON["confirm_timeout"],
     PICKUP_TIMEOUT: REASON["pickup_timeout"],
