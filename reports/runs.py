@@ -62,12 +62,16 @@ def sweep(
 
 
 @contextlib.contextmanager
-def served(db: Path, timeout: float = 60.0) -> Iterator[str]:
+def served(db: Path, timeout: float = 60.0, riders: int | None = None) -> Iterator[str]:
     """``orderflow serve`` in a subprocess on 127.0.0.1 (port chosen by the kernel); yields its
-    base URL and always stops it (terminate, then kill) on exit."""
+    base URL and always stops it (terminate, then kill) on exit. ``riders`` sizes the server's
+    fleet like the simulated one, so a replay is not held up waiting for riders the
+    simulation had."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "orderflow", "serve", "--host", "127.0.0.1", "--port", "0"]
     cmd += ["--db", str(db), "--fresh", "--log-level", "warning"]
+    if riders is not None:
+        cmd += ["--riders", str(riders)]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from reports.build import build_report
     from reports.check import print_evaluation
     from reports.rundir import RunDirError
+    from scenarios import load_scenario
 
     out: Path = args.out
     sim_dir, load_dir, db = out / "sim", out / "loadtest", out / "server.db"
@@ -58,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         print("1/4 simulating the baseline scenario ...", flush=True)
         runs.simulate(sim_dir, replications=3, quiet=False)
         print("\n2/4 starting the reference server on a free local port ...", flush=True)
-        with runs.served(db) as url:
+        fleet = load_scenario("baseline").scenario.fleet.riders
+        with runs.served(db, riders=fleet) as url:
+            print(f"    {fleet} riders on duty, as in the scenario", flush=True)
             print(f"    {url}", flush=True)
             print("\n3/4 replaying the simulation's timeline against it ...", flush=True)
             runs.loadtest(url, load_dir, sim_dir, speedup=args.speedup, duration=args.duration)
