@@ -20,9 +20,10 @@ def to_money(value: object, *, field: str = "amount") -> Decimal:
         raise ValueError(f"{field}: {value!r} is not a decimal number") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"{field}: must be a finite, non-negative amount, got {value!r}")
-    if amount != amount.quantize(CENT):
+    cents = amount.quantize(CENT)
+    if amount != cents:
         raise ValueError(f"{field}: at most two decimal places, got {value!r}")
-    return amount.quantize(CENT)
+    return cents
 
 
 def round_money(amount: Decimal) -> Decimal:

@@ -10,11 +10,34 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from typing import Any
 
 from reference_api.errors import OtpExpired, OtpInvalid, OtpLocked, ValidationFailed
 from reference_api.model import OtpRecord
 
 OTP_TYPES = ("pickup", "delivery")
+
+_HmacDigest = Callable[[bytes, bytes, Any], bytes]
+
+
+def _one_shot_hmac() -> _HmacDigest:
+    """OpenSSL's one-shot HMAC without ``hmac.digest``'s Python wrapper (a type check and a
+    ``try`` per call, on every journey's hot path), when it is there and gives the same bytes as
+    ``hmac.new(...).digest()``; otherwise ``hmac.digest`` itself."""
+    try:
+        import _hashlib
+
+        fast: _HmacDigest = _hashlib.hmac_digest
+        key, msg = b"orderflow-otp-self-check", b"h|0123456789abcdef|123456"
+        if fast(key, msg, hashlib.sha256) == hmac.new(key, msg, hashlib.sha256).digest():
+            return fast
+    except Exception:  # no OpenSSL build, or sha256 not served by it: the portable path
+        return hmac.digest
+    return hmac.digest
+
+
+_hmac_digest = _one_shot_hmac()
 
 
 class OtpCodec:
@@ -27,14 +50,14 @@ class OtpCodec:
 
     def code(self, order_id: str, otp_type: str, nonce: str) -> str:
         msg = f"{order_id}|{otp_type}|{nonce}".encode()
-        digest = hmac.digest(self._secret, msg, hashlib.sha256)
+        digest = _hmac_digest(self._secret, msg, hashlib.sha256)
         return f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
 
     def hash(self, nonce: str, code: str) -> bytes:
         # One-shot ``hmac.digest`` runs inside OpenSSL: same bytes as ``hmac.new(...).digest()``
         # at a fraction of the cost (and OTP hashing sits on every journey's hot path). The
         # constructor, not the name "sha256": OpenSSL 3 looks a name up on every call.
-        return hmac.digest(self._secret, f"h|{nonce}|{code}".encode(), hashlib.sha256)
+        return _hmac_digest(self._secret, f"h|{nonce}|{code}".encode(), hashlib.sha256)
 
     def matches(self, record: OtpRecord, candidate: str) -> bool:
         return hmac.compare_digest(self.hash(record.nonce, candidate), record.code_hash)
