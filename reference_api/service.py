@@ -48,6 +48,7 @@ from reference_api.permissions import (
     OTP_RESENDERS,
     REASON_REQUIRED,
     TARGET_ACTION,
+    can_see,
 )
 from reference_api.policy import Policy
 from reference_api.presenters import coord, order_detail, order_summary, tracking_entry
@@ -143,21 +144,9 @@ class OrderService:
 
     def _visible(self, actor: Actor, order_id: str) -> Order:
         order = self.store.get_order(order_id)
-        if order is not None:
-            # ``permissions.can_see`` inlined: this check runs on every call that names an order.
-            role = actor.role
-            if role is Role.CUSTOMER:
-                if order.customer_id == actor.user_id:
-                    return order
-            elif role is Role.RESTAURANT:
-                if order.vendor_id == actor.vendor_id:
-                    return order
-            elif role is Role.RIDER:
-                if order.rider_id == actor.user_id:
-                    return order
-            else:
-                return order
-        raise NotFound(f"order {order_id} not found")
+        if order is None or not can_see(actor, order):
+            raise NotFound(f"order {order_id} not found")
+        return order
 
     def _add_timer(self, due: float, kind: str, order_id: str) -> None:
         self.store.add_timer(Timer(due, kind, order_id))
