@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import gevent
@@ -21,6 +21,9 @@ from loadtest.plan import BACKGROUND, FINAL_STATUS, PlannedCall, PlannedOrder
 from loadtest.tables import FAILED, OK, UNFINISHED
 from loadtest.ws import Subscription
 from reference_api.endpoints import ENDPOINTS
+
+if TYPE_CHECKING:  # loadtest.sender imports Locust, which monkey-patches on import
+    from loadtest.sender import Sender
 
 GET_ORDER = ENDPOINTS["get_order"]
 PLACE_ORDER = ENDPOINTS["place_order"].name
@@ -47,10 +50,10 @@ class JourneyFailed(Exception):
 
 
 class Journey:
-    def __init__(self, ctx: RunContext, order: PlannedOrder, client: Any, host: str) -> None:
+    def __init__(self, ctx: RunContext, order: PlannedOrder, sender: Sender, host: str) -> None:
         self.ctx = ctx
         self.plan = order
-        self.client = client  # a Locust FastHttpSession
+        self.sender = sender  # the Locust user's HTTP path (loadtest.sender)
         self.host = host
         ids = ctx.identities
         self.customer, self.address = ids.customer(order.customer_index)
@@ -177,7 +180,7 @@ class Journey:
             self.order_id = data["id"]
             if self.plan.ws and self.customer is not None:
                 self.sub = Subscription(
-                    self.host, self.order_id, self.customer.token, self.client.request_event
+                    self.host, self.order_id, self.customer.token, self.sender.request_event
                 )
         rider = data.get("delivery_person")
         if isinstance(rider, str) and rider:
@@ -344,58 +347,48 @@ class Journey:
         for attempt in range(attempts):
             self.ctx.bounds.take()
             start = time.time()
-            with self.client.request(
-                method,
-                url,
-                name=name,
-                data=body,
-                headers=who.get_headers if body is None else who.json_headers,
-                catch_response=True,
-            ) as resp:
-                end = time.time()
-                status = int(resp.status_code or 0)
-                content = resp.content
-                data = decode(content) if content else None
-                reason = check(status, data)
-                if status == 0:
-                    err = getattr(resp, "error", None)
-                    reason = (
-                        f"connection error: {type(err).__name__}: {err}"
-                        if err
-                        else (reason or "connection error")
-                    )
-                if reason is None:
-                    resp.success()
-                else:
-                    detail = data.get("detail") if isinstance(data, dict) else None
-                    if detail and status >= 400:
-                        reason = f"{reason} ({detail})"
-                    resp.failure(reason)
-                order_id = self.order_id
-                if order_id is None and name == PLACE_ORDER and isinstance(data, dict):
-                    order_id = data.get("id") if isinstance(data.get("id"), str) else None
-                ready = intended if intended > self.last_end else self.last_end
-                self.last_end = end
-                self.ctx.writer.add_values(
-                    "requests",
-                    (
-                        intended,
-                        ready,
-                        start,
-                        end,
-                        name,
-                        method,
-                        role,
-                        status,
-                        len(content or b""),
-                        reason,
-                        BACKGROUND if background else self.plan.kind,
-                        self.plan.key,
-                        order_id,
-                        self.ctx.share,
-                        planned and attempt == 0,
-                    ),
+            status, content, err, elapsed_ms = self.sender.send(
+                method, url, who.get_headers if body is None else who.json_headers, body
+            )
+            end = time.time()
+            data = decode(content) if content else None
+            reason = check(status, data)
+            if status == 0:
+                reason = (
+                    f"connection error: {type(err).__name__}: {err}"
+                    if err
+                    else (reason or "connection error")
                 )
+            elif reason is not None:
+                detail = data.get("detail") if isinstance(data, dict) else None
+                if detail and status >= 400:
+                    reason = f"{reason} ({detail})"
+            self.sender.report(method, name, url, start, elapsed_ms, len(content), reason)
+            order_id = self.order_id
+            if order_id is None and name == PLACE_ORDER and isinstance(data, dict):
+                order_id = data.get("id") if isinstance(data.get("id"), str) else None
+            ready = intended if intended > self.last_end else self.last_end
+            self.last_end = end
+            self.ctx.writer.add_values(
+                "requests",
+                (
+                    intended,
+                    ready,
+                    start,
+                    end,
+                    name,
+                    method,
+                    role,
+                    status,
+                    len(content),
+                    reason,
+                    BACKGROUND if background else self.plan.kind,
+                    self.plan.key,
+                    order_id,
+                    self.ctx.share,
+                    planned and attempt == 0,
+                ),
+            )
             if reason is None or status not in checks.TRANSIENT or attempt == attempts - 1:
                 return status, data, reason
             gevent.sleep(0.05 * 2**attempt)

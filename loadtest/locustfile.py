@@ -20,6 +20,7 @@ from locust.env import Environment
 
 from loadtest.journey import Journey
 from loadtest.options import add_arguments
+from loadtest.sender import Sender
 from loadtest.session import SESSION
 
 
@@ -74,6 +75,9 @@ class OrderJourneyUser(FastHttpUser):
         # authenticated by its bearer token: a per-user cookie jar would carry one identity's
         # cookies into another's requests, and costs a cookie parse on every request.
         self.client.client.cookiejar = None
+        # Journeys send through the same connection pool, without the session's per-request
+        # bookkeeping (loadtest.sender); Locust's statistics are fed the same events.
+        self.sender = Sender(self.client, self.host or "")
 
     def wait_time(self) -> float:
         return 0.0
@@ -87,7 +91,7 @@ class OrderJourneyUser(FastHttpUser):
             return
         ctx.running += 1
         try:
-            Journey(ctx, order, self.client, self.host or "").run()
+            Journey(ctx, order, self.sender, self.host or "").run()
         finally:
             ctx.running -= 1
 

@@ -75,3 +75,6 @@ def test_failing_target_is_recorded_not_fatal(faulty: str, tmp_path: Path) -> No
     assert len(j) == run.manifest["counts"]["planned_journeys"]
     assert run.manifest["complete"] is True
     assert run.summary["overall"]["errors"] == len(errors)
+    # Locust's own statistics see the same failures, with the same reasons (loadtest.sender)
+    failures = (out / "locust_failures.csv").read_text()
+    assert "expected 200, got 503" in failures and "connection error" in failures
