@@ -9,16 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import httpx
-
-LISTEN = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+from orderflow.served import ServedProcess, ServeFailed
 
 
 class RunFailed(RuntimeError):
@@ -63,51 +57,21 @@ def sweep(
 
 @contextlib.contextmanager
 def served(db: Path, timeout: float = 60.0, riders: int | None = None) -> Iterator[str]:
-    """``orderflow serve`` in a subprocess on 127.0.0.1 (port chosen by the kernel); yields its
-    base URL and always stops it (terminate, then kill) on exit. ``riders`` sizes the server's
-    fleet like the simulated one, so a replay is not held up waiting for riders the
-    simulation had."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "orderflow", "serve", "--host", "127.0.0.1", "--port", "0"]
-    cmd += ["--db", str(db), "--fresh", "--log-level", "warning"]
+    """``orderflow serve`` in a subprocess on 127.0.0.1; yields its base URL and always stops it.
+    ``riders`` sizes the server's fleet like the simulated one, so a replay is not held up
+    waiting for riders the simulation had."""
+    extra = ["--fresh", "--log-level", "warning"]
     if riders is not None:
-        cmd += ["--riders", str(riders)]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+        extra += ["--riders", str(riders)]
+    server = ServedProcess(db, *extra)
     try:
-        url = _wait_listening(proc, timeout)
-        yield url
+        server.start(timeout)
+    except ServeFailed as exc:
+        raise RunFailed(str(exc)) from None
+    try:
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-def _wait_listening(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        m = LISTEN.search(line)
-        if m:
-            url = m.group(1)
-            while time.monotonic() < deadline:
-                try:
-                    httpx.get(url + "/openapi.json", timeout=2.0)
-                    return url
-                except httpx.TransportError:
-                    time.sleep(0.05)
-    raise RunFailed("orderflow serve did not start:\n" + "".join(seen))
+        server.stop()
 
 
 def loadtest(

@@ -4,20 +4,19 @@ killed afterwards), and a helper that runs `orderflow loadtest` in a subprocess.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from orderflow.served import ServedProcess
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "orderflow-loadtest-tests-secret-0123456789"
-LISTEN = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 #: More riders than the compressed schedules ever need at once, so no journey waits for one.
 RIDERS = 60
 
@@ -33,22 +32,9 @@ class Server:
 
 
 def start_server(db: Path) -> Server:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orderflow", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--db", str(db), "--riders", str(RIDERS)],
-        cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        match = LISTEN.search(line)
-        if match:
-            return Server(match.group(1), proc)
-    stop(proc)
-    raise RuntimeError("orderflow serve did not start")
+    served = ServedProcess(db, "--riders", str(RIDERS), env=env(), cwd=REPO).start(30)
+    assert served.proc is not None
+    return Server(served.url, served.proc)
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

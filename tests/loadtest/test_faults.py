@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.loadtest.conftest import LISTEN, REPO, env, loadtest, stop
+from orderflow.served import LISTEN
+from tests.loadtest.conftest import REPO, env, loadtest, stop
 from tests.loadtest.rundir import read_run
 from tests.loadtest.test_journeys import EVERY_PATH
 

@@ -8,11 +8,6 @@ both. ``LiveServer`` starts and always stops such a subprocess.
 from __future__ import annotations
 
 import itertools
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from orderflow.served import ServedProcess
 from reference_api.fixtures import Fixtures, build_fixtures
 from reference_api.http.auth import JWT_SECRET_ENV, issue_token
 from reference_api.roles import SYSTEM_ACTOR, Actor, Role
@@ -28,7 +24,6 @@ from reference_api.roles import SYSTEM_ACTOR, Actor, Role
 SECRET = b"orderflow-server-tests-secret-0123456789"
 VENDORS, CUSTOMERS, RIDERS = 5, 400, 300
 REPO = Path(__file__).resolve().parents[2]
-LISTEN = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
 def fixtures() -> Fixtures:
@@ -43,92 +38,24 @@ def auth(actor: Actor) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(actor)}"}
 
 
-class LiveServer:
-    """``orderflow serve`` in a subprocess on 127.0.0.1 (a free port chosen by the kernel)."""
+class LiveServer(ServedProcess):
+    """``orderflow serve`` in a subprocess on 127.0.0.1 with the suite's fixtures and secret."""
 
     def __init__(self, db: Path, *extra: str, riders: int = RIDERS, customers: int = CUSTOMERS):
-        self.db = db
-        self.args = [
-            sys.executable,
-            "-m",
-            "orderflow",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--db",
-            str(db),
-            "--vendors",
-            str(VENDORS),
-            "--customers",
-            str(customers),
-            "--riders",
-            str(riders),
+        super().__init__(
+            db,
+            "--vendors", str(VENDORS), "--customers", str(customers), "--riders", str(riders),
             *extra,
-        ]
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.output: list[str] = []
+            env={JWT_SECRET_ENV: SECRET.decode()},
+            cwd=REPO,
+        )  # fmt: skip
 
     def start(self, timeout: float = 30.0) -> LiveServer:
-        env = {**os.environ, JWT_SECRET_ENV: SECRET.decode(), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            self.args,
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            match = LISTEN.search(line)
-            if match:
-                self.url = match.group(1)
-                self._wait_ready(deadline)
-                return self
-        self.stop()
-        raise RuntimeError("server did not start:\n" + "".join(self.output))
-
-    def _wait_ready(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(self.url + "/openapi.json", timeout=2.0)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server never answered")
-
-    def kill(self) -> None:
-        """``kill -9``: no shutdown hooks, no flushing."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        super().start(timeout)
+        return self
 
     def __enter__(self) -> LiveServer:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 _customers = itertools.count()
