@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from reference_api.clock import iso
+from reference_api.model import Order, Rider
 from reference_api.statuses import OrderStatus
 
 STATUS_CHANGED = "order.status_changed"
@@ -67,3 +68,15 @@ class DomainEvent:
 
 
 EventSink = Callable[[DomainEvent], None]
+
+
+class Observer(Protocol):
+    """An in-process watcher (the simulation) told of every status change and assignment with
+    the aggregate itself, at the moment it happens: no event object is built and nothing is
+    copied, which sinks cannot offer a remote subscriber. ``moved`` runs where sinks are called
+    (after the history entry, before the side effects, such as an assignment, and before the
+    save); ``assigned`` after the assignment is recorded. An observer reads, and must neither
+    mutate the order nor call the service."""
+
+    def moved(self, order: Order, previous: OrderStatus, now: float) -> None: ...
+    def assigned(self, order: Order, rider: Rider, now: float) -> None: ...

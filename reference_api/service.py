@@ -77,6 +77,15 @@ PICKUP_TIMEOUT = "pickup_timeout"
 REFUND_STEP = "refund_step"
 
 TimerListener = Callable[[float], None]
+
+#: The rule timer armed while an order sits in a status; leaving the status disarms it (the rule
+#: can no longer apply, so the store drops it rather than keep it until it would fire for nothing).
+TIMER_WHILE: dict[OrderStatus, str] = {
+    OrderStatus.PAYMENT_PENDING: PAYMENT_TIMEOUT,
+    OrderStatus.ORDER_PLACED: CONFIRM_TIMEOUT,
+    OrderStatus.PAYMENT_SUCCESS: CONFIRM_TIMEOUT,
+    OrderStatus.READY_FOR_PICKUP: PICKUP_TIMEOUT,
+}
 _R = TypeVar("_R")
 
 #: RFC 4122 version-4 bits: clear version nibble and variant bits, then set 4 and 0b10.
@@ -104,6 +113,8 @@ class OrderService:
         self.dispatch: DispatchPolicy = dispatch or NearestRiderDispatch()
         self.sinks: list[ev.EventSink] = list(sinks)
         self.timer_listeners: list[TimerListener] = []
+        #: in-process watchers handed the aggregate itself (see ``events.Observer``)
+        self.observers: list[ev.Observer] = []
         self._rebuild_dispatch()
 
     # ------------------------------------------------------------------ fixtures (admin)
@@ -228,6 +239,11 @@ class OrderService:
             specific = ev.SPECIFIC_EVENT.get(target)
             if specific is not None:
                 self._emit(ev.DomainEvent(specific, *base, actor.display))
+        for observer in self.observers:
+            observer.moved(order, previous, now)
+        armed = TIMER_WHILE.get(previous)
+        if armed is not None and TIMER_WHILE.get(target) != armed:
+            self.store.cancel_timer(order.id, armed)
         self._after_move(order, previous, target, actor, now)
         self.store.save_order(order)
         return entry
@@ -319,6 +335,8 @@ class OrderService:
                     meta,
                 )
             )
+        for observer in self.observers:
+            observer.assigned(order, rider, now)
 
     def _release_rider(self, order: Order) -> None:
         assert order.rider_id is not None

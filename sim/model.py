@@ -27,12 +27,11 @@ import simpy
 from simpy.resources.resource import Request
 
 from reference_api import bootstrap
-from reference_api import events as ev
 from reference_api.dispatch import NearestRiderDispatch
 from reference_api.errors import OrderflowError, OtpExpired, OtpInvalid, Throttled
 from reference_api.fixtures import fixture_id
 from reference_api.geo import haversine_km
-from reference_api.model import User, Vendor
+from reference_api.model import Order, Rider, User, Vendor
 from reference_api.permissions import CANCEL_FROM
 from reference_api.policy import Policy
 from reference_api.roles import SYSTEM_ACTOR, Actor, Role
@@ -56,7 +55,6 @@ from sim.codes import (
     PLACED,
     REASON,
     RIDER_ARRIVED,
-    STATUS_OF,
     STATUS_PHASE,
 )
 from sim.plan import BLOCK, Block, OrderPlan
@@ -81,7 +79,6 @@ TIMER_REASON = {
     PAYMENT_TIMEOUT: REASON["payment_timeout"],
 }
 CUSTOMER_CANCELLABLE = CANCEL_FROM[Role.CUSTOMER]
-STATUS_CHANGED, ASSIGNED_EVENT = ev.STATUS_CHANGED, ev.ASSIGNED
 
 
 @contextmanager
@@ -234,9 +231,11 @@ class Model:
             rng=service_rng(rngs["service"]),
             policy=policy_for(scenario),
             dispatch=NearestRiderDispatch(cell_km=cell, ref_lat=scenario.city.center_lat),
-            sinks=[self._on_event],
         )
+        self.svc.observers.append(self)
         self.svc.timer_listeners.append(self._on_timer)
+        self._wake: simpy.Event | None = None  # the pending rule-timer wake-up
+        self._wake_due = math.inf
         self.rec = rec = Recorder(replication)
         self._call_t, self._call_order = rec.call_t.append, rec.call_order.append
         self._call_rider, self._call_key = rec.call_rider.append, rec.call_key.append
@@ -345,10 +344,19 @@ class Model:
 
     # ------------------------------------------------------------------ hooks from the service
     def _on_timer(self, due: float) -> None:
-        delay = due - self.clock.now()
-        self.env.timeout(max(0.0, delay) + TIMER_SLACK_S).callbacks.append(self._fire_timers)
+        """One SimPy wake-up is pending at a time, at the earliest armed rule timer; a timer due
+        later needs none yet (timers disarmed by a status change never wake the model)."""
+        if due < self._wake_due:
+            self._wake_due = due
+            wake = self.env.timeout(max(0.0, due - self.clock.now()) + TIMER_SLACK_S)
+            wake.callbacks.append(self._fire_timers)
+            self._wake = wake
 
-    def _fire_timers(self, _event: simpy.Event) -> None:
+    def _fire_timers(self, event: simpy.Event) -> None:
+        if event is not self._wake:
+            return  # superseded by an earlier timer armed after this wake-up was scheduled
+        self._wake = None
+        self._wake_due = math.inf
         for kind, oid, outcome in self.svc.process_due_timers():
             rec = self.active.get(oid)
             if rec is None:
@@ -359,48 +367,50 @@ class Model:
             if outcome == "refund_failed":
                 rec.refund_open = False
                 self._maybe_finished(rec)
+        due = self.svc.next_timer_due()
+        if due is not None:
+            self._on_timer(due)
         self._flush()
 
-    def _on_event(self, e: ev.DomainEvent) -> None:
-        kind = e.event_type
-        if kind is STATUS_CHANGED or kind == STATUS_CHANGED:
-            rec = self.active.get(e.order_id)
-            if rec is None:
-                return
-            new = STATUS_OF[e.new_status]
-            old = rec.status
-            counts = self.counts
-            if old in counts:
-                counts[old] -= 1
-            if new in counts:
-                counts[new] += 1
-            rec.status = new
-            now = self.env.now
-            phase = STATUS_PHASE.get(new)
-            if phase is not None:
-                rec.ts[phase] = now
-            if new in ENDINGS:
-                self._ended(rec, new, now)
-            elif new is S.READY_FOR_PICKUP and rec.ready_ev is not None:
-                rec.ready_ev.succeed()
-                rec.ready_ev = None
-            elif new is S.REFUND_COMPLETED:
-                rec.refund_open = False
-                self._maybe_finished(rec)
-        elif kind == ASSIGNED_EVENT:
-            rec = self.active.get(e.order_id)
-            if rec is None:
-                return
-            r = self.rider_by_id[e.data["delivery_person"]]
-            rec.rider = r.idx
-            if rec.ts[ASSIGNED] != rec.ts[ASSIGNED]:  # NaN: first assignment
-                rec.ts[ASSIGNED] = self.env.now
-            r.jobs.append(rec)
-            if not r.busy:
-                self._set_busy(r, True)
-            if r.wake is not None:
-                r.wake.succeed()
-                r.wake = None
+    # ``events.Observer``: the service tells the model of each status change and assignment
+    def moved(self, order: Order, previous: OrderStatus, now: float) -> None:
+        rec = self.active.get(order.id)
+        if rec is None:
+            return
+        new = order.status
+        counts = self.counts
+        if previous in counts:
+            counts[previous] -= 1
+        if new in counts:
+            counts[new] += 1
+        rec.status = new
+        t = self.env._now
+        phase = STATUS_PHASE.get(new)
+        if phase is not None:
+            rec.ts[phase] = t
+        if new in ENDINGS:
+            self._ended(rec, new, t)
+        elif new is S.READY_FOR_PICKUP and rec.ready_ev is not None:
+            rec.ready_ev.succeed()
+            rec.ready_ev = None
+        elif new is S.REFUND_COMPLETED:
+            rec.refund_open = False
+            self._maybe_finished(rec)
+
+    def assigned(self, order: Order, rider: Rider, now: float) -> None:
+        rec = self.active.get(order.id)
+        if rec is None:
+            return
+        r = self.rider_by_id[rider.id]
+        rec.rider = r.idx
+        if rec.ts[ASSIGNED] != rec.ts[ASSIGNED]:  # NaN: first assignment
+            rec.ts[ASSIGNED] = self.env._now
+        r.jobs.append(rec)
+        if not r.busy:
+            self._set_busy(r, True)
+        if r.wake is not None:
+            r.wake.succeed()
+            r.wake = None
 
     def _ended(self, rec: OrderRec, new: OrderStatus, now: float) -> None:
         rec.done = True

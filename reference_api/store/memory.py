@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from types import TracebackType
+from typing import Any
 
 from reference_api.model import Order, Rider, Timer, User, Vendor
 from reference_api.statuses import DISPATCHABLE, RESTAURANT_QUEUE
@@ -42,7 +43,10 @@ class MemoryStore:
         self._vendors: dict[str, Vendor] = {}
         self._users: dict[str, User] = {}
         self._riders: dict[str, Rider] = {}
-        self._timers: list[tuple[float, int, Timer]] = []
+        #: a heap of ``[due, seq, timer]``; a disarmed entry's timer is set to ``None`` and the
+        #: entry is dropped when it reaches the top (lazy deletion: no heap surgery)
+        self._timers: list[list[Any]] = []
+        self._armed: dict[tuple[str, str], list[Any]] = {}
         self._timer_seq = 0
 
     def transaction(self) -> _NoTransaction:
@@ -154,14 +158,31 @@ class MemoryStore:
     # timers -----------------------------------------------------------------------------
     def add_timer(self, timer: Timer) -> None:
         self._timer_seq += 1
-        heapq.heappush(self._timers, (timer.due, self._timer_seq, timer))
+        entry = [timer.due, self._timer_seq, timer]
+        key = (timer.order_id, timer.kind)
+        old = self._armed.get(key)
+        if old is not None:  # re-armed: the new timer replaces the pending one
+            old[2] = None
+        self._armed[key] = entry
+        heapq.heappush(self._timers, entry)
+
+    def cancel_timer(self, order_id: str, kind: str) -> None:
+        entry = self._armed.pop((order_id, kind), None)
+        if entry is not None:
+            entry[2] = None
 
     def pop_due_timers(self, now: float) -> list[Timer]:
         due = []
         timers = self._timers
         while timers and timers[0][0] <= now:
-            due.append(heapq.heappop(timers)[2])
+            timer = heapq.heappop(timers)[2]
+            if timer is not None:
+                del self._armed[(timer.order_id, timer.kind)]
+                due.append(timer)
         return due
 
     def next_timer_due(self) -> float | None:
-        return self._timers[0][0] if self._timers else None
+        timers = self._timers
+        while timers and timers[0][2] is None:
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None

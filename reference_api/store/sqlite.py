@@ -105,6 +105,7 @@ CREATE TABLE IF NOT EXISTS timers (
     order_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS timers_by_order ON timers (order_id, kind);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -365,9 +366,12 @@ class SqliteStore:
     # timers --------------------------------------------------------------------------------
     def add_timer(self, timer: Timer) -> None:
         self._db.execute(
-            "INSERT INTO timers (due, kind, order_id) VALUES (?, ?, ?)",
+            "INSERT OR REPLACE INTO timers (due, kind, order_id) VALUES (?, ?, ?)",
             (timer.due, timer.kind, timer.order_id),
         )
+
+    def cancel_timer(self, order_id: str, kind: str) -> None:
+        self._db.execute("DELETE FROM timers WHERE order_id = ? AND kind = ?", (order_id, kind))
 
     def pop_due_timers(self, now: float) -> list[Timer]:
         rows = self._db.execute(
