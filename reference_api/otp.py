@@ -1,9 +1,11 @@
 """OTP issue and check rules (D7).
 
-The store never holds a code: each issue draws a random nonce, the 6-digit code is
-HMAC(secret, order|type|nonce) and only an HMAC of the code is stored. An authorised reader gets
-the code re-derived with the server secret; verification hashes the candidate and compares in
-constant time. A new nonce (resend) invalidates the old code; wrong attempts lock the OTP.
+The store never holds a code, nor anything computed from one: each issue draws a random nonce,
+and the 6-digit code is HMAC(secret, order|type|nonce), a function of what is stored and of the
+server secret, which is not stored. An authorised reader gets the code re-derived; verification
+re-derives it and compares in constant time. (A stored hash of the code would add nothing: without
+the secret neither reveals the code, and with it the code can be derived anyway. Leaving it out
+saves two HMACs an OTP.) A new nonce (resend) invalidates the old code; wrong attempts lock it.
 """
 
 from __future__ import annotations
@@ -49,18 +51,16 @@ class OtpCodec:
         self._secret = secret
 
     def code(self, order_id: str, otp_type: str, nonce: str) -> str:
+        # One-shot HMAC runs inside OpenSSL: same bytes as ``hmac.new(...).digest()`` at a
+        # fraction of the cost. The constructor, not the name "sha256": OpenSSL 3 looks a name
+        # up on every call.
         msg = f"{order_id}|{otp_type}|{nonce}".encode()
         digest = _hmac_digest(self._secret, msg, hashlib.sha256)
         return f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
 
-    def hash(self, nonce: str, code: str) -> bytes:
-        # One-shot ``hmac.digest`` runs inside OpenSSL: same bytes as ``hmac.new(...).digest()``
-        # at a fraction of the cost (and OTP hashing sits on every journey's hot path). The
-        # constructor, not the name "sha256": OpenSSL 3 looks a name up on every call.
-        return _hmac_digest(self._secret, f"h|{nonce}|{code}".encode(), hashlib.sha256)
-
-    def matches(self, record: OtpRecord, candidate: str) -> bool:
-        return hmac.compare_digest(self.hash(record.nonce, candidate), record.code_hash)
+    def matches(self, order_id: str, record: OtpRecord, candidate: str) -> bool:
+        expected = self.code(order_id, record.type, record.nonce)
+        return hmac.compare_digest(expected.encode(), candidate.encode())
 
 
 def validate_format(otp: object, *, field: str = "otp") -> str:
@@ -70,7 +70,12 @@ def validate_format(otp: object, *, field: str = "otp") -> str:
 
 
 def check(
-    codec: OtpCodec, record: OtpRecord, candidate: str, now: float, max_attempts: int
+    codec: OtpCodec,
+    order_id: str,
+    record: OtpRecord,
+    candidate: str,
+    now: float,
+    max_attempts: int,
 ) -> None:
     """Raise unless ``candidate`` is the live code; count a wrong attempt on the record."""
     label = f"{record.type} OTP"
@@ -82,7 +87,7 @@ def check(
         )
     if now > record.expires_at:
         raise OtpExpired(f"{label} expired; request a new one (resend)")
-    if codec.matches(record, candidate):
+    if codec.matches(order_id, record, candidate):
         return
     record.attempts += 1
     left = max_attempts - record.attempts

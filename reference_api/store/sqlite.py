@@ -435,7 +435,6 @@ def order_to_json(order: Order) -> str:
             kind: [
                 r.type,
                 r.nonce,
-                r.code_hash.hex(),
                 r.issued_at,
                 r.expires_at,
                 r.attempts,
@@ -509,13 +508,16 @@ def order_from_json(text: str | bytes) -> Order:
         refund=None
         if refund is None
         else Refund(refund[0], Decimal(refund[1]), refund[2], refund[3], refund[4]),
-        otps={
-            kind: OtpRecord(t, nonce, bytes.fromhex(h), issued, expires, att, res, ver, con)
-            for kind, (t, nonce, h, issued, expires, att, res, ver, con) in d["otps"].items()
-        },
+        otps={kind: _otp_record(fields) for kind, fields in d["otps"].items()},
         history=[TrackingEntry(*e) for e in d["history"]],
         version=d["version"],
     )
+
+
+def _otp_record(fields: list[Any]) -> OtpRecord:
+    if len(fields) == 9:  # written before D7 dropped the stored hash of the code (third field)
+        del fields[2]
+    return OtpRecord(*fields)
 
 
 def _sample_order(**changes: Any) -> bytes:

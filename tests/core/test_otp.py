@@ -16,6 +16,7 @@ from reference_api.errors import (
     Throttled,
     ValidationFailed,
 )
+from reference_api.model import OtpRecord
 from reference_api.otp import OtpCodec
 from reference_api.roles import SYSTEM_ACTOR
 from reference_api.statuses import OrderStatus
@@ -51,16 +52,20 @@ def test_delivery_otp_is_issued_at_start_delivery_and_readable_by_the_customer()
     assert out["expires_at"] == iso(w.clock.now() + 1800)
 
 
-def test_otp_is_stored_hashed_not_in_clear() -> None:
+def test_otp_is_not_stored_and_needs_the_secret() -> None:
     w = make_world()
     oid = w.at(S.READY_FOR_PICKUP)
     code = w.otp(oid, "pickup")
     record = w.order(oid).otps["pickup"]
     assert code not in repr(record)
-    assert code.encode() not in record.code_hash and len(record.code_hash) == 32
-    # The code is re-derived from the secret: another secret gives another code.
+    assert {f for f in OtpRecord.__slots__ if "code" in f} == set()
+    # The code is re-derived from the secret: another secret gives another code, and a code
+    # derived with another secret does not verify.
     other = OtpCodec(b"another-secret-of-16+bytes")
-    assert other.hash(record.nonce, code) != record.code_hash
+    forged = other.code(oid, "pickup", record.nonce)
+    assert forged != code
+    assert not w.svc.codec.matches(oid, record, forged)
+    assert w.svc.codec.matches(oid, record, code)
 
 
 def test_short_secret_refused() -> None:
