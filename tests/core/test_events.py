@@ -7,6 +7,7 @@ from reference_api import bootstrap
 from reference_api.clock import ManualClock
 from reference_api.events import EVENT_TYPES, DomainEvent
 from reference_api.fixtures import build_fixtures, seed
+from reference_api.model import Order, Rider
 from reference_api.roles import SYSTEM_ACTOR
 from reference_api.statuses import OrderStatus
 from tests.core.conftest import make_world
@@ -54,6 +55,41 @@ def test_full_journey_emits_events_in_order() -> None:
         ("order.delivered", "OUT_FOR_DELIVERY", "DELIVERED"),
     ]
     assert all(e.order_id == oid for e in w.events)
+
+
+class _Watcher:
+    """An ``events.Observer`` that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, ...]] = []
+
+    def moved(self, order: Order, previous: OrderStatus, now: float) -> None:
+        self.seen.append(("moved", previous.value, order.status.value))
+
+    def assigned(self, order: Order, rider: Rider, now: float) -> None:
+        assert order.rider_id == rider.id
+        self.seen.append(("assigned", order.status.value, rider.id))
+
+
+def test_observers_see_the_same_changes_as_sinks_with_the_aggregate() -> None:
+    w = make_world()
+    watcher = _Watcher()
+    w.svc.observers.append(watcher)
+    oid = w.at(S.DELIVERED)
+    rider = w.order(oid).rider_id
+    assert rider is not None
+    expected = [
+        ("assigned", e.new_status, rider)
+        if e.event_type == "order.assigned"
+        else ("moved", e.previous_status, e.new_status)
+        for e in w.events
+        if e.event_type in ("order.status_changed", "order.assigned")
+    ]
+    assert watcher.seen == expected
+    assert watcher.seen[:2] == [
+        ("moved", "ORDER_PLACED", "ORDER_CONFIRMED"),
+        ("assigned", "ORDER_CONFIRMED", rider),
+    ]
 
 
 def test_payload_carries_the_spec_fields() -> None:

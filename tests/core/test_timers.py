@@ -44,6 +44,29 @@ def test_confirm_timeout_is_stale_once_confirmed() -> None:
     assert w.status(oid) is S.ORDER_CONFIRMED
 
 
+def test_leaving_a_status_disarms_its_timer() -> None:
+    """A rule timer lives only while its status lasts: once the order moves on nothing is left
+    to fire (the simulation and the server's timer loop never wake for it)."""
+    w = make_world()
+    t0 = w.svc.clock.now()
+    cod = w.place("cod")
+    assert w.svc.next_timer_due() == t0 + 600  # confirm timeout
+    w.svc.confirm(w.restaurant(0), cod)
+    assert w.svc.next_timer_due() is None
+    online = w.place("online")
+    assert w.svc.next_timer_due() == t0 + 900  # payment timeout
+    w.elapse(100)
+    w.svc.record_payment(SYSTEM_ACTOR, online, success=True)
+    assert w.svc.next_timer_due() == t0 + 100 + 600  # payment disarmed, confirm armed
+    w.svc.confirm(w.restaurant(0), online)
+    w.svc.start_preparing(w.restaurant(0), online)
+    w.svc.mark_ready(w.restaurant(0), online)
+    assert w.svc.next_timer_due() == t0 + 100 + 1800  # pickup timeout
+    w.svc.pickup(w.rider_of(online), online, otp=w.otp(online, "pickup"))
+    assert w.svc.next_timer_due() is None
+    assert w.elapse(7200) == []
+
+
 def test_pickup_timeout_cancels_and_frees_the_rider() -> None:
     w = make_world(pickup_timeout_s=120)
     oid = w.at(S.READY_FOR_PICKUP)

@@ -183,3 +183,26 @@ def test_timers_pop_in_due_order(tmp_path: Path) -> None:
     assert store.next_timer_due() == 30.0
     with store.transaction():
         assert store.pop_due_timers(20.0) == []
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_timers_disarm_and_rearm_alike_in_both_stores(tmp_path: Path, kind: str) -> None:
+    """One pending timer per (order, kind): cancelling drops it, arming again replaces it."""
+    from reference_api.store.memory import MemoryStore
+
+    store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "t.db")
+    with store.transaction():
+        store.add_timer(Timer(10.0, "pickup_timeout", "o1"))
+        store.add_timer(Timer(5.0, "pickup_timeout", "o2"))
+        store.add_timer(Timer(7.0, "confirm_timeout", "o2"))
+        store.cancel_timer("o2", "pickup_timeout")
+        store.cancel_timer("o3", "pickup_timeout")  # nothing armed: no error
+    assert store.next_timer_due() == 7.0
+    with store.transaction():
+        store.add_timer(Timer(20.0, "pickup_timeout", "o1"))  # re-armed: replaces due 10
+        assert store.pop_due_timers(15.0) == [Timer(7.0, "confirm_timeout", "o2")]
+    assert store.next_timer_due() == 20.0
+    with store.transaction():
+        assert store.pop_due_timers(20.0) == [Timer(20.0, "pickup_timeout", "o1")]
+        store.cancel_timer("o1", "pickup_timeout")  # already fired: nothing to drop
+    assert store.next_timer_due() is None
