@@ -1130,14 +1130,16 @@ class OrderService:
         Returns ``(kind, order_id, outcome)`` for what actually happened."""
         fired: list[tuple[str, str, str]] = []
         now = self.clock.now()
+        store = self.store
         while True:
-            with self.store.transaction():
-                due = self.store.pop_due_timers(now)
-                for timer in due:
+            with store.transaction():
+                for timer in store.pop_due_timers(now):
                     outcome = self._fire(timer, now)
                     if outcome:
                         fired.append((timer.kind, timer.order_id, outcome))
-            if not due:
+                # a rule may arm a timer that is already due (a zero delay): run it too
+                again = store.next_timer_due()
+            if again is None or again > now:
                 return fired
 
     def _fire(self, timer: Timer, now: float) -> str | None:

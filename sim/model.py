@@ -550,9 +550,9 @@ class Model:
             rec.otp_err_d = blk.otp_err_delivery[j]
             rec.otp_resend = blk.otp_resend[j]
             if blk.cust_cancel[j]:
-                self._later(blk.cust_cancel_after[j], rec, "customer_changed_mind")
+                self.env.timeout(blk.cust_cancel_after[j], rec).callbacks.append(self._changed_mind)
             if blk.patience is not None:
-                self._later(blk.patience[j], rec, "customer_impatient")
+                env.timeout(blk.patience[j], rec).callbacks.append(self._impatient)
             self._order(rec)
         # the period runs to its end even if the last orders finish early (the measured window
         # and the utilisation integrals need it)
@@ -560,10 +560,6 @@ class Model:
         self.arrivals_done = True
         if not self.active and not self.end.triggered:
             self.end.succeed()
-
-    def _later(self, delay: float, rec: OrderRec, why: str) -> None:
-        then = self._changed_mind if why == "customer_changed_mind" else self._impatient
-        self.env.timeout(delay, rec).callbacks.append(then)
 
     def _changed_mind(self, event: simpy.Event) -> None:
         self._customer_cancel(event._value, "customer_changed_mind")

@@ -206,3 +206,34 @@ def test_timers_disarm_and_rearm_alike_in_both_stores(tmp_path: Path, kind: str)
         assert store.pop_due_timers(20.0) == [Timer(20.0, "pickup_timeout", "o1")]
         store.cancel_timer("o1", "pickup_timeout")  # already fired: nothing to drop
     assert store.next_timer_due() is None
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_timers_of_mixed_kinds_and_orders_pop_by_due_then_arming_order(
+    tmp_path: Path, kind: str
+) -> None:
+    """The memory store keeps a FIFO per kind and a heap for late arrivals; both stores must
+    give the same order as one sorted list."""
+    import random
+
+    from reference_api.store.memory import MemoryStore
+
+    store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "t.db")
+    rng = random.Random(7)
+    armed: dict[tuple[str, str], tuple[float, int]] = {}
+    with store.transaction():
+        for seq in range(300):
+            oid, k = f"o{rng.randrange(60)}", rng.choice(["a", "b", "c"])
+            due = float(rng.randrange(50))  # many ties, often out of order within a kind
+            if rng.random() < 0.2:
+                store.cancel_timer(oid, k)
+                armed.pop((oid, k), None)
+                continue
+            store.add_timer(Timer(due, k, oid))
+            armed[(oid, k)] = (due, seq)
+    expected = [Timer(d, k, o) for (o, k), (d, _) in sorted(armed.items(), key=lambda x: x[1])]
+    assert store.next_timer_due() == expected[0].due
+    with store.transaction():
+        got = store.pop_due_timers(24.0) + store.pop_due_timers(1000.0)
+    assert got == expected
+    assert store.next_timer_due() is None
