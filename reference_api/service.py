@@ -278,7 +278,7 @@ class OrderService:
             order.payment_status = "failed"
         elif target is S.CANCELLED or target is S.RESTAURANT_REJECTED:
             order.cancelled_at = now
-            order.cancelled_by = actor.role.value
+            order.cancelled_by = actor.role._value_
             if previous in DISPATCHABLE and order.rider_id is None:
                 self.dispatch.order_gone(order.id)
             if order.rider_id is not None:
@@ -912,8 +912,8 @@ class OrderService:
                     )
                 self._require_transition(order, S.CANCELLED)
             order.cancel_reason = text
-            meta = {"reason": text, "cancelled_by": actor.role.value, **(metadata or {})}
-            desc = f"Order cancelled by {actor.role.value}" + (f": {text}" if text else "")
+            meta = {"reason": text, "cancelled_by": actor.role._value_, **(metadata or {})}
+            desc = f"Order cancelled by {actor.role._value_}" + (f": {text}" if text else "")
             self._move(order, S.CANCELLED, actor, desc, meta)
             return {
                 **_action_result(order, "Order cancelled successfully"),
@@ -1186,7 +1186,7 @@ class OrderService:
             refund.updated_at = now
             self._track(
                 order,
-                order.status.value,
+                order.status._value_,
                 "Refund processing",
                 SYSTEM_ACTOR,
                 {"refund_id": refund.id, "refund_status": "processing"},
@@ -1200,7 +1200,7 @@ class OrderService:
                 refund.status = "failed"
                 self._track(
                     order,
-                    order.status.value,
+                    order.status._value_,
                     "Refund failed; manual intervention required",
                     SYSTEM_ACTOR,
                     {"refund_id": refund.id, "refund_status": "failed"},

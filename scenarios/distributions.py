@@ -32,6 +32,11 @@ class _Dist(BaseModel):
     def mean_s(self) -> float:
         raise NotImplementedError  # every concrete distribution overrides this
 
+    @property
+    def min_s(self) -> float:
+        """The smallest value a draw can take (0 unless the support is bounded away from 0)."""
+        return 0.0
+
 
 class Constant(_Dist):
     dist: Literal["constant"] = "constant"
@@ -42,6 +47,10 @@ class Constant(_Dist):
 
     @property
     def mean_s(self) -> float:
+        return self.value_min * MINUTE
+
+    @property
+    def min_s(self) -> float:
         return self.value_min * MINUTE
 
 
@@ -113,6 +122,10 @@ class Triangular(_Dist):
     def mean_s(self) -> float:
         return (self.low_min + self.mode_min + self.high_min) / 3 * MINUTE
 
+    @property
+    def min_s(self) -> float:
+        return self.low_min * MINUTE
+
 
 class Uniform(_Dist):
     dist: Literal["uniform"] = "uniform"
@@ -131,6 +144,10 @@ class Uniform(_Dist):
     @property
     def mean_s(self) -> float:
         return (self.low_min + self.high_min) / 2 * MINUTE
+
+    @property
+    def min_s(self) -> float:
+        return self.low_min * MINUTE
 
 
 Distribution = Annotated[

@@ -64,6 +64,8 @@ from sim.streams import service_rng, streams
 S = OrderStatus
 #: 2024-01-15T00:00:00Z: simulated days start here (a fixed date keeps outputs reproducible).
 EPOCH_DAY = 1_705_276_800.0
+#: Orders' patience timeouts are scheduled this long before the earliest possible deadline.
+PATIENCE_LEAD = 300.0
 #: Rule timers are woken this long after their due time so float rounding never wakes them early.
 TIMER_SLACK_S = 1e-6
 
@@ -122,6 +124,7 @@ class OrderRec:
     __slots__ = (
         "blk",
         "customer",
+        "deadline",
         "done",
         "dropoff_s",
         "ends_ev",
@@ -156,6 +159,7 @@ class OrderRec:
         self.ts = [NAN] * len(PHASES)
         self.rider = -1
         self.reason = 0
+        self.deadline = 0.0  # when the customer's patience runs out
         self.done = False  # reached an ending status (delivered, cancelled, rejected, failed)
         self.refund_open = False
         self.ready_ev: simpy.Event | None = None
@@ -236,6 +240,10 @@ class Model:
         self.svc.timer_listeners.append(self._on_timer)
         self._wake: simpy.Event | None = None  # the pending rule-timer wake-up
         self._wake_due = math.inf
+        self._patience_fifo: deque[OrderRec] = deque()
+        patience = scenario.customers.patience
+        #: how long after placement an order's patience timeout is scheduled (see _patience_from)
+        self._patience_head_start = 0.0 if patience is None else patience.min_s - PATIENCE_LEAD
         self.rec = rec = Recorder(replication)
         self._call_t, self._call_order = rec.call_t.append, rec.call_order.append
         self._call_rider, self._call_key = rec.call_rider.append, rec.call_key.append
@@ -552,7 +560,7 @@ class Model:
             if blk.cust_cancel[j]:
                 self.env.timeout(blk.cust_cancel_after[j], rec).callbacks.append(self._changed_mind)
             if blk.patience is not None:
-                env.timeout(blk.patience[j], rec).callbacks.append(self._impatient)
+                self._patience_from(rec, blk.patience[j])
             self._order(rec)
         # the period runs to its end even if the last orders finish early (the measured window
         # and the utilisation integrals need it)
@@ -560,6 +568,41 @@ class Model:
         self.arrivals_done = True
         if not self.active and not self.end.triggered:
             self.end.succeed()
+
+    # Customer patience. Every order gets a deadline, an hour or so away, and in a healthy city
+    # most orders are delivered long before it. A SimPy timeout per order at placement would
+    # mostly fire for nothing and would keep an hour of orders' timeouts in SimPy's event queue,
+    # making every other event dearer to schedule. No deadline comes sooner than the patience
+    # distribution's minimum after placement, so orders wait in a FIFO (placement order) until
+    # ``PATIENCE_LEAD`` before that earliest possible deadline; one wake-up then takes every order
+    # due within the next half lead and gives the unfinished ones a timeout at their exact
+    # deadline. Finished ones need nothing. Same deadlines, same behaviour, fewer events.
+    def _patience_from(self, rec: OrderRec, patience: float) -> None:
+        now = self.env._now
+        rec.deadline = now + patience
+        if self._patience_head_start <= 0.0:  # no useful lower bound: a timeout now
+            self.env.timeout(patience, rec).callbacks.append(self._impatient)
+            return
+        fifo = self._patience_fifo
+        fifo.append(rec)
+        if len(fifo) == 1:
+            self._wake_for_patience(now)
+
+    def _wake_for_patience(self, now: float) -> None:
+        head = self._patience_fifo[0]
+        at = head.ts[PLACED] + self._patience_head_start
+        self.env.timeout(max(0.0, at - now)).callbacks.append(self._promote_patience)
+
+    def _promote_patience(self, _event: simpy.Event) -> None:
+        fifo, env = self._patience_fifo, self.env
+        now = env._now
+        horizon = now + PATIENCE_LEAD / 2 - self._patience_head_start
+        while fifo and fifo[0].ts[PLACED] <= horizon:
+            rec = fifo.popleft()
+            if not rec.done:
+                env.timeout(rec.deadline - now, rec).callbacks.append(self._impatient)
+        if fifo:
+            self._wake_for_patience(now)
 
     def _changed_mind(self, event: simpy.Event) -> None:
         self._customer_cancel(event._value, "customer_changed_mind")

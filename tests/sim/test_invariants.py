@@ -186,3 +186,46 @@ def test_a_period_without_orders_still_runs_to_its_end() -> None:
     assert kpis["orders_placed"] == 0 and kpis["rider_utilisation"] == 0.0
     assert run.outputs[0].end_time == pytest.approx(5400.0)
     assert run.tables["timeline"].num_rows == 0
+
+
+def test_impatient_customers_press_cancel_exactly_at_their_deadline() -> None:
+    """Patience timeouts are scheduled late (see ``Model._patience_from``): every unfinished
+    order's customer still presses cancel at placement + their drawn patience, and nobody
+    whose order ended earlier does."""
+    from sim.model import PATIENCE_LEAD, Model
+    from sim.plan import BLOCK
+
+    s = load(
+        "baseline",
+        [
+            "vendors.kitchen_slots=1",
+            'customers.patience={ dist = "triangular", low_min = 8, mode_min = 12, high_min = 20 }',
+            "period.duration_h=1.5",
+        ],
+    )
+    assert s.customers.patience is not None and s.customers.patience.min_s > PATIENCE_LEAD
+    model = Model(s, 5, 0)
+    result = model.run()
+    calls = result.recorder.api_calls().to_pandas()
+    calls["params"] = result.recorder.call_params_column().to_pandas().astype(str)
+    orders = result.recorder.orders().to_pandas().set_index("order_idx")
+    pressed = calls[
+        (calls.role == "customer") & (calls.endpoint == "POST /api/orders/[id]/cancel/")
+    ]
+    impatient = pressed[pressed.params.str.contains("Taking too long")]
+    expected = {}
+    for idx, row in orders.iterrows():
+        blk = model.plan.block(int(idx) // BLOCK)
+        patience = blk.patience
+        assert patience is not None
+        deadline = row.placed + patience[int(idx) % BLOCK]
+        ended = row.ended if row.ended == row.ended else float("inf")  # NaN: in flight
+        # an impatient cancel ends the order at its deadline (to float rounding)
+        if deadline <= ended + 1e-6 and deadline <= result.end_time:
+            expected[int(idx)] = deadline
+    assert len(expected) > 20, "the single kitchen slot should leave customers waiting"
+    assert len(expected) < len(orders), "some orders should end before their deadline"
+    got = dict(zip(impatient.order_idx.astype(int), impatient.t, strict=True))
+    assert got.keys() == expected.keys()
+    for idx, t in got.items():
+        assert t == pytest.approx(expected[idx], abs=1e-6)
