@@ -2,9 +2,10 @@
 
 Every state change is a call on ``OrderService`` with a clock that reads SimPy time, so a
 simulated order can only do what the API allows. What the service decides on its own (rider
-assignment, auto-cancellation, refunds) reaches the model through the service's hooks: an event
-sink (status changes, ``order.assigned``) and a timer listener that schedules one SimPy event at
-each rule timer's due time. Processes sleep on SimPy events and never poll.
+assignment, auto-cancellation, refunds) reaches the model through the service's hooks: the model
+is an ``events.Observer`` (told of each status change and assignment, with the order itself) and
+a timer listener; one SimPy wake-up is kept pending at the earliest armed rule timer. Processes
+sleep on SimPy events and never poll.
 
 A refusal the model did not expect is a bug in the model or the rules: it propagates and fails
 the run (``SimulationBug``). Expected refusals (a customer cancelling too late, a rider typing a
@@ -240,6 +241,8 @@ class Model:
         self.svc.timer_listeners.append(self._on_timer)
         self._wake: simpy.Event | None = None  # the pending rule-timer wake-up
         self._wake_due = math.inf
+        #: every scheduled wake-up by the due time it serves (the current one and superseded ones)
+        self._wakes: dict[float, simpy.Event] = {}
         self._patience_fifo: deque[OrderRec] = deque()
         patience = scenario.customers.patience
         #: how long after placement an order's patience timeout is scheduled (see _patience_from)
@@ -352,15 +355,21 @@ class Model:
 
     # ------------------------------------------------------------------ hooks from the service
     def _on_timer(self, due: float) -> None:
-        """One SimPy wake-up is pending at a time, at the earliest armed rule timer; a timer due
-        later needs none yet (timers disarmed by a status change never wake the model)."""
+        """One SimPy wake-up is current at a time, at the earliest armed rule timer; a timer due
+        later needs none yet (timers disarmed by a status change never wake the model). A wake-up
+        superseded by an earlier timer stays scheduled, and is reused if its time becomes the
+        earliest again, so no two wake-ups are ever pending for the same moment."""
         if due < self._wake_due:
             self._wake_due = due
-            wake = self.env.timeout(max(0.0, due - self.clock.now()) + TIMER_SLACK_S)
-            wake.callbacks.append(self._fire_timers)
+            wake = self._wakes.get(due)
+            if wake is None:
+                wake = self.env.timeout(max(0.0, due - self.clock.now()) + TIMER_SLACK_S, due)
+                wake.callbacks.append(self._fire_timers)
+                self._wakes[due] = wake
             self._wake = wake
 
     def _fire_timers(self, event: simpy.Event) -> None:
+        del self._wakes[event._value]
         if event is not self._wake:
             return  # superseded by an earlier timer armed after this wake-up was scheduled
         self._wake = None
@@ -375,7 +384,7 @@ class Model:
             if outcome == "refund_failed":
                 rec.refund_open = False
                 self._maybe_finished(rec)
-        due = self.svc.next_timer_due()
+        due = self.store.next_timer_due()  # in memory: no transaction to open
         if due is not None:
             self._on_timer(due)
         self._flush()

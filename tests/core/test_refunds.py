@@ -41,6 +41,19 @@ def test_refund_goes_pending_processing_completed() -> None:
     ]
 
 
+def test_zero_delays_run_the_whole_refund_in_one_timer_pass() -> None:
+    """A rule that arms a timer already due (a zero delay) is applied in the same pass."""
+    w = make_world(refund_processing_delay_s=0, refund_settle_delay_s=0)
+    oid = _paid_and_cancelled(w)
+    assert w.elapse(0) == [
+        ("refund_step", oid, "refund_processing"),
+        ("refund_step", oid, "refund_completed"),
+    ]
+    assert w.status(oid) is S.REFUND_COMPLETED
+    assert w.svc.next_timer_due() is None
+    assert w.elapse(0) == []
+
+
 def test_refund_failure_leaves_the_order_cancelled() -> None:
     w = make_world(refund_failure_rate=1.0)
     oid = _paid_and_cancelled(w)
