@@ -237,3 +237,29 @@ def test_timers_of_mixed_kinds_and_orders_pop_by_due_then_arming_order(
         got = store.pop_due_timers(24.0) + store.pop_due_timers(1000.0)
     assert got == expected
     assert store.next_timer_due() is None
+
+
+def test_orders_stored_with_an_otp_hash_still_load(tmp_path: Path) -> None:
+    """Files written before D7 dropped the stored hash of the code keep working: the hash is
+    ignored and the code is re-derived as before."""
+    import orjson
+
+    from reference_api.store.sqlite import order_from_json, order_to_json
+
+    clock = ManualClock()
+    svc = _service(tmp_path / "s.db", clock)
+    fx = build_fixtures(2, 3, 2)
+    oid = _place(svc)
+    svc.confirm(fx.restaurants[0], oid)
+    svc.start_preparing(fx.restaurants[0], oid)
+    svc.mark_ready(fx.restaurants[0], oid)
+    order = svc.store.get_order(oid)
+    assert order is not None
+    doc = orjson.loads(order_to_json(order))
+    for fields in doc["otps"].values():
+        fields.insert(2, "00" * 32)  # the old layout: type, nonce, code hash, issued, ...
+    old = order_from_json(orjson.dumps(doc))
+    record = old.otps["pickup"]
+    assert record == order.otps["pickup"]
+    code = svc.get_otp(fx.restaurants[0], oid, otp_type="pickup")["otp"]
+    assert svc.codec.matches(oid, record, code)
