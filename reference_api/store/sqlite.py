@@ -105,6 +105,8 @@ CREATE TABLE IF NOT EXISTS timers (
     order_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due, seq);
+-- one pending timer per order and kind (files from before this rule keep the latest of each)
+DELETE FROM timers WHERE seq NOT IN (SELECT MAX(seq) FROM timers GROUP BY order_id, kind);
 CREATE UNIQUE INDEX IF NOT EXISTS timers_by_order ON timers (order_id, kind);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,

@@ -263,3 +263,25 @@ def test_orders_stored_with_an_otp_hash_still_load(tmp_path: Path) -> None:
     assert record == order.otps["pickup"]
     code = svc.get_otp(fx.restaurants[0], oid, otp_type="pickup")["otp"]
     assert svc.codec.matches(oid, record, code)
+
+
+def test_a_file_with_two_timers_of_a_kind_opens_with_the_latest(tmp_path: Path) -> None:
+    """Before one-timer-per-kind, nothing stopped duplicates; opening such a file keeps the
+    latest armed of each rather than failing on the unique index."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE timers (seq INTEGER PRIMARY KEY AUTOINCREMENT, due REAL NOT NULL,"
+        " kind TEXT NOT NULL, order_id TEXT NOT NULL);"
+        "INSERT INTO timers (due, kind, order_id) VALUES (50, 'pickup_timeout', 'o1');"
+        "INSERT INTO timers (due, kind, order_id) VALUES (70, 'pickup_timeout', 'o1');"
+        "INSERT INTO timers (due, kind, order_id) VALUES (60, 'confirm_timeout', 'o1');"
+    )
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    with store.transaction():
+        assert store.pop_due_timers(100.0) == [
+            Timer(60.0, "confirm_timeout", "o1"),
+            Timer(70.0, "pickup_timeout", "o1"),
+        ]
