@@ -48,6 +48,9 @@ class MemoryStore:
         self._fifos: dict[str, deque[list[Any]]] = {}
         self._fifo_list: list[deque[list[Any]]] = []
         self._late: list[list[Any]] = []
+        #: ``_earliest``'s answer while it is known to hold (None: no timer is armed)
+        self._first: list[Any] | None = None
+        self._first_known = True
         self._armed: dict[tuple[str, str], list[Any]] = {}
         self._timer_seq = 0
 
@@ -171,7 +174,11 @@ class MemoryStore:
         old = self._armed.get(key)
         if old is not None:  # re-armed: the new timer replaces the pending one
             old[2] = None
+            if old is self._first:
+                self._first_known = False
         self._armed[key] = entry
+        if self._first_known and (self._first is None or entry < self._first):
+            self._first = entry
         fifo = self._fifos.get(timer.kind)
         if fifo is None:
             fifo = self._fifos[timer.kind] = deque()
@@ -185,9 +192,15 @@ class MemoryStore:
         entry = self._armed.pop((order_id, kind), None)
         if entry is not None:
             entry[2] = None
+            if entry is self._first:
+                self._first_known = False
 
     def _earliest(self) -> list[Any] | None:
-        """The live entry due first (ties by arming order), dropping disarmed ones in front."""
+        """The live entry due first (ties by arming order), dropping disarmed ones in front.
+        Remembered until a change could alter it (a pop, or disarming that entry); arming a
+        timer updates it in place."""
+        if self._first_known:
+            return self._first
         best: list[Any] | None = None
         for fifo in self._fifo_list:
             while fifo:
@@ -204,6 +217,8 @@ class MemoryStore:
                 heapq.heappop(late)
             if late and (best is None or late[0] < best):
                 best = late[0]
+        self._first = best
+        self._first_known = True
         return best
 
     def pop_due_timers(self, now: float) -> list[Timer]:
@@ -218,6 +233,7 @@ class MemoryStore:
                 fifo.popleft()
             else:
                 heapq.heappop(self._late)
+            self._first_known = False
             del self._armed[(timer.order_id, timer.kind)]
             due.append(timer)
 

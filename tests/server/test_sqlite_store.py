@@ -285,3 +285,36 @@ def test_a_file_with_two_timers_of_a_kind_opens_with_the_latest(tmp_path: Path) 
             Timer(60.0, "confirm_timeout", "o1"),
             Timer(70.0, "pickup_timeout", "o1"),
         ]
+
+
+def test_memory_timers_agree_with_a_plain_reference_step_by_step() -> None:
+    """Arming, disarming, popping and asking for the next due time, interleaved at random, give
+    what a sorted dict of armed timers gives (the memory store caches its earliest entry)."""
+    import random
+
+    from reference_api.store.memory import MemoryStore
+
+    store, rng = MemoryStore(), random.Random(3)
+    armed: dict[tuple[str, str], tuple[float, int]] = {}
+    now = 0.0
+    for seq in range(3000):
+        op = rng.random()
+        oid, kind = f"o{rng.randrange(40)}", rng.choice(["a", "b", "c", "d"])
+        if op < 0.45:
+            due = now + rng.choice([5.0, 10.0, 30.0, rng.uniform(0, 40)])
+            store.add_timer(Timer(due, kind, oid))
+            armed[(oid, kind)] = (due, seq)
+        elif op < 0.7:
+            store.cancel_timer(oid, kind)
+            armed.pop((oid, kind), None)
+        elif op < 0.85:
+            now += rng.uniform(0, 8)
+            expected = sorted(
+                ((d, s, k) for k, (d, s) in armed.items() if d <= now), key=lambda x: x[:2]
+            )
+            got = store.pop_due_timers(now)
+            assert got == [Timer(d, k[1], k[0]) for d, _, k in expected]
+            for _, _, k in expected:
+                del armed[k]
+        first = min(armed.values(), default=None)
+        assert store.next_timer_due() == (None if first is None else first[0])
