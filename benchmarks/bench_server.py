@@ -41,7 +41,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -51,8 +50,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from orderflow.served import stop_process
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 LISTEN = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 SECRET = "orderflow-benchmark-secret-0123456789abcdef"
@@ -104,16 +106,6 @@ def cpu_seconds(pid: int) -> float:
     other work on a shared machine disturbs far less than requests per second."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --------------------------------------------------------------------------- load
@@ -337,7 +329,7 @@ def main() -> int:
             f"repeated {cpu['repeated']:.0f} us ({cpu['base'] / cpu['repeated']:.2f})"
         )
         print(f"load average {Path('/proc/loadavg').read_text().split(' ', 3)[:3]}")
-        stop(base)
+        stop_process(base)
         base = None
 
         # complete journeys ---------------------------------------------------------------
@@ -385,8 +377,8 @@ def main() -> int:
         return 0
     finally:
         if base is not None:
-            stop(base)
-        stop(ref)
+            stop_process(base)
+        stop_process(ref)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -116,8 +116,6 @@ class OrderService:
         self.timer_listeners: list[TimerListener] = []
         #: in-process watchers handed the aggregate itself (see ``events.Observer``)
         self.observers: list[ev.Observer] = []
-        self._firing_at = -math.inf  # the time ``process_due_timers`` runs at, while it runs
-        self._armed_due = False
         self._rebuild_dispatch()
 
     # ------------------------------------------------------------------ fixtures (admin)
@@ -162,8 +160,6 @@ class OrderService:
 
     def _add_timer(self, due: float, kind: str, order_id: str) -> None:
         self.store.add_timer(Timer(due, kind, order_id))
-        if due <= self._firing_at:
-            self._armed_due = True
         for listener in self.timer_listeners:
             listener(due)
 
@@ -1135,19 +1131,16 @@ class OrderService:
         fired: list[tuple[str, str, str]] = []
         now = self.clock.now()
         store = self.store
-        self._firing_at = now
-        try:
-            while True:
-                self._armed_due = False  # set by ``_add_timer`` for a timer due already
-                with store.transaction():
-                    for timer in store.pop_due_timers(now):
-                        outcome = self._fire(timer, now)
-                        if outcome:
-                            fired.append((timer.kind, timer.order_id, outcome))
-                if not self._armed_due:  # a rule with a zero delay armed one: run it too
-                    return fired
-        finally:
-            self._firing_at = -math.inf
+        while True:
+            with store.transaction():
+                for timer in store.pop_due_timers(now):
+                    outcome = self._fire(timer, now)
+                    if outcome:
+                        fired.append((timer.kind, timer.order_id, outcome))
+                # a rule with a zero delay may have armed a timer that is due already: run it too
+                again = store.next_timer_due()
+            if again is None or again > now:
+                return fired
 
     def _fire(self, timer: Timer, now: float) -> str | None:
         order = self.store.get_order(timer.order_id)

@@ -128,10 +128,6 @@ def parse_status(code: str) -> OrderStatus:
     return alias
 
 
-def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
-    return target in TRANSITIONS[current]
-
-
 def display_name(code: str) -> str:
     try:
         return DISPLAY_NAMES[OrderStatus(code)]

@@ -34,10 +34,7 @@ def simulate(
     overrides: Sequence[str] = (),
     quiet: bool = True,
 ) -> Path:
-    sets = [a for o in overrides for a in ("--set", o)]
-    args = ["simulate", scenario, "-r", str(replications), "--jobs", "1", "--out", str(out), *sets]
-    _cli([*args, "--quiet"] if quiet else args)
-    return out
+    return _in_one_process(["simulate", scenario], out, replications, overrides, quiet)
 
 
 def sweep(
@@ -48,9 +45,15 @@ def sweep(
     overrides: Sequence[str] = (),
     quiet: bool = True,
 ) -> Path:
+    return _in_one_process(["sweep", scenario, "--vary", vary], out, replications, overrides, quiet)
+
+
+def _in_one_process(
+    command: list[str], out: Path, replications: int, overrides: Sequence[str], quiet: bool
+) -> Path:
+    """``orderflow simulate``/``sweep`` with one worker process, writing to ``out``."""
     sets = [a for o in overrides for a in ("--set", o)]
-    args = ["sweep", scenario, "--vary", vary, "-r", str(replications), "--jobs", "1"]
-    args += ["--out", str(out), *sets]
+    args = [*command, "-r", str(replications), "--jobs", "1", "--out", str(out), *sets]
     _cli([*args, "--quiet"] if quiet else args)
     return out
 

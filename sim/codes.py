@@ -32,7 +32,6 @@ OUTCOME = {name: i for i, name in enumerate(OUTCOMES)}
 
 STATUSES: tuple[str, ...] = (*(s.value for s in OrderStatus), DELIVERY_PARTNER_ASSIGNED)
 STATUS = {name: i for i, name in enumerate(STATUSES)}
-STATUS_OF = {s.value: s for s in OrderStatus}
 
 #: Why an order ended without delivery (empty for delivered or still in flight).
 REASONS: tuple[str, ...] = (

@@ -73,7 +73,6 @@ TIMER_SLACK_S = 1e-6
 R_CUSTOMER, R_RESTAURANT, R_RIDER, R_SYSTEM = (codes.ROLE[r] for r in Role)
 OK = OUTCOME["ok"]
 ENDINGS = frozenset({S.DELIVERED, S.CANCELLED, S.RESTAURANT_REJECTED, S.PAYMENT_FAILED})
-FINAL = frozenset({S.DELIVERED, S.PAYMENT_FAILED, S.REFUND_COMPLETED})
 #: Orders in each active state are sampled; the columns follow the enum's lifecycle order.
 COUNTED = tuple(s for s in OrderStatus if s in ACTIVE)
 TIMER_REASON = {
@@ -239,8 +238,8 @@ class Model:
         )
         self.svc.observers.append(self)
         self.svc.timer_listeners.append(self._on_timer)
-        self._wake: simpy.Event | None = None  # the pending rule-timer wake-up
-        self._wake_due = math.inf
+        #: the current rule-timer wake-up; its value is the due time it serves
+        self._wake: simpy.Event | None = None
         #: every scheduled wake-up by the due time it serves (the current one and superseded ones)
         self._wakes: dict[float, simpy.Event] = {}
         self._patience_fifo: deque[OrderRec] = deque()
@@ -359,8 +358,8 @@ class Model:
         later needs none yet (timers disarmed by a status change never wake the model). A wake-up
         superseded by an earlier timer stays scheduled, and is reused if its time becomes the
         earliest again, so no two wake-ups are ever pending for the same moment."""
-        if due < self._wake_due:
-            self._wake_due = due
+        current = self._wake
+        if current is None or due < current._value:
             wake = self._wakes.get(due)
             if wake is None:
                 wake = self.env.timeout(max(0.0, due - self.clock.now()) + TIMER_SLACK_S, due)
@@ -373,7 +372,6 @@ class Model:
         if event is not self._wake:
             return  # superseded by an earlier timer armed after this wake-up was scheduled
         self._wake = None
-        self._wake_due = math.inf
         for kind, oid, outcome in self.svc.process_due_timers():
             rec = self.active.get(oid)
             if rec is None:
@@ -445,10 +443,9 @@ class Model:
         if rec.done and not rec.refund_open:
             self.finished.append(rec)
 
-    def _refund_pending(self, rec: OrderRec) -> bool:
+    def _refund_pending(self, rec: OrderRec, order: Order) -> bool:
         """A cancelled paid order still changes when its refund settles: keep it until then."""
-        order = self.store.get_order(rec.oid)
-        refund = None if order is None else order.refund
+        refund = order.refund
         rec.refund_open = refund is not None and refund.status in ("pending", "processing")
         return rec.refund_open
 
@@ -457,19 +454,20 @@ class Model:
         the service never finds an order missing mid-call)."""
         if not self.finished:
             return
+        store = self.store
         for rec in self.finished:
-            if not self.closing and self._refund_pending(rec):
+            order = store.get_order(rec.oid)
+            assert order is not None, f"order {rec.oid} vanished before it was recorded"
+            if not self.closing and self._refund_pending(rec, order):
                 continue
-            self._record(rec)
+            self._record(rec, order)
             self.active.pop(rec.oid, None)
-            self.store.forget_order(rec.oid)
+            store.forget_order(rec.oid)
         self.finished.clear()
         if self.arrivals_done and not self.active and not self.end.triggered:
             self.end.succeed()
 
-    def _record(self, rec: OrderRec) -> None:
-        order = self.store.get_order(rec.oid)
-        assert order is not None, f"order {rec.oid} vanished before it was recorded"
+    def _record(self, rec: OrderRec, order: Order) -> None:
         r = self.rec
         epoch = self.clock.epoch
         idx = rec.idx

@@ -87,10 +87,6 @@ def issue_token(actor: Actor, secret: bytes, *, now: float, ttl_s: float = DEFAU
     return jwt.encode(claims_for(actor, now=now, ttl_s=ttl_s), secret, algorithm=ALGORITHM)
 
 
-def actor_from_token(token: str, secret: bytes) -> Actor:
-    return decode_token(token, secret)[0]
-
-
 def decode_token(token: str, secret: bytes) -> tuple[Actor, float]:
     """The caller and the token's expiry (epoch seconds), or 401 saying what is wrong."""
     try:

@@ -46,7 +46,6 @@ class MemoryStore:
         self._riders: dict[str, Rider] = {}
         #: pending timers (see ``add_timer``): a FIFO per kind, a heap for out-of-order ones
         self._fifos: dict[str, deque[list[Any]]] = {}
-        self._fifo_list: list[deque[list[Any]]] = []
         self._late: list[list[Any]] = []
         #: ``_earliest``'s answer while it is known to hold (None: no timer is armed)
         self._first: list[Any] | None = None
@@ -182,7 +181,6 @@ class MemoryStore:
         fifo = self._fifos.get(timer.kind)
         if fifo is None:
             fifo = self._fifos[timer.kind] = deque()
-            self._fifo_list.append(fifo)
         if not fifo or fifo[-1][0] <= timer.due:
             fifo.append(entry)
         else:
@@ -202,7 +200,7 @@ class MemoryStore:
         if self._first_known:
             return self._first
         best: list[Any] | None = None
-        for fifo in self._fifo_list:
+        for fifo in self._fifos.values():
             while fifo:
                 head = fifo[0]
                 if head[2] is None:

@@ -4,7 +4,6 @@ killed afterwards), and a helper that runs `orderflow loadtest` in a subprocess.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orderflow.served import ServedProcess
+from orderflow.served import ServedProcess, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "orderflow-loadtest-tests-secret-0123456789"
@@ -37,23 +36,13 @@ def start_server(db: Path) -> Server:
     return Server(served.url, served.proc)
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("serve") / "orderflow.db")
     try:
         yield srv
     finally:
-        stop(srv.proc)
+        stop_process(srv.proc)
 
 
 def loadtest(args: Sequence[str], timeout: float = 120.0) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orderflow.served import LISTEN
-from tests.loadtest.conftest import REPO, env, loadtest, stop
+from orderflow.served import LISTEN, stop_process
+from tests.loadtest.conftest import REPO, env, loadtest
 from tests.loadtest.rundir import read_run
 from tests.loadtest.test_journeys import EVERY_PATH
 
@@ -29,7 +29,7 @@ def faulty() -> Iterator[str]:
         assert match, "fault server did not start"
         yield match.group(1)
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def tokens_file(path: Path) -> Path:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.loadtest.conftest import REPO, Server, env, stop
+from orderflow.served import stop_process
+from tests.loadtest.conftest import REPO, Server, env
 from tests.loadtest.rundir import read_run
 from tests.loadtest.test_journeys import EVERY_PATH
 
@@ -48,7 +49,7 @@ def test_web_ui_runs_the_schedule(server: Server, tmp_path: Path) -> None:
         assert "POST /api/orders/" in seen and "POST /api/restaurants/orders/[id]/confirm/" in seen
         output, _ = proc.communicate(timeout=60)
     finally:
-        stop(proc)  # type: ignore[arg-type]
+        stop_process(proc)
     assert proc.returncode in (0, 1), output
     run = read_run(out, locust_csv=False)
     assert len(run.journeys) == run.manifest["counts"]["planned_journeys"]
