@@ -40,7 +40,6 @@ log = logging.getLogger("orderflow.loadtest")
 SHARE_MSG = "orderflow_share"
 DONE_MSG = "orderflow_done"
 STOP_MSG = "orderflow_stop"
-MASTER_WRITER = 999
 LEAD_S = 1.0  # the schedule starts this long after test start, so users are spawned in time
 
 
