@@ -151,7 +151,12 @@ def main() -> int:
         "--repeats", type=int, default=3, help="alternating skeleton/full runs; the best counts"
     )
     args = parser.parse_args()
-    sizes = [int(x) for x in args.sizes.split(",")]
+    try:
+        sizes = [int(x) for x in args.sizes.split(",")]
+    except ValueError:
+        parser.error(f"--sizes: expected comma-separated whole numbers, got {args.sizes!r}")
+    if args.repeats < 1 or args.pair_orders < 1 or min(sizes) < 1:
+        parser.error("--repeats, --pair-orders and --sizes must be at least 1")
 
     print(
         f"1) skeleton vs full model, one day of ~{args.pair_orders:,} orders (same demand), "
