@@ -20,15 +20,16 @@ def uuid4_text(bits: int) -> str:
 class TrackingEntry:
     """One line of an order's history. ``id`` may be given as the UUID's 128 bits and is then
     formatted on first read: a simulated order writes about ten entries, and the simulation
-    reads none of their ids."""
+    reads none of their ids. An entry owns its ``metadata`` dict (the service builds one per
+    entry and never hands it out to be changed)."""
 
     __slots__ = (
         "_id",
+        "_metadata",
         "actor_id",
         "actor_role",
         "created_at",
         "description",
-        "metadata",
         "status",
         "updated_by",
     )
@@ -51,7 +52,12 @@ class TrackingEntry:
         self.updated_by = updated_by
         self.actor_role = actor_role
         self.actor_id = actor_id
-        self.metadata: dict[str, Any] = {} if metadata is None else metadata
+        self._metadata = metadata or None  # most entries have none: no empty dict each
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        found = self._metadata
+        return {} if found is None else found
 
     @property
     def id(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -41,10 +41,11 @@ class Actor:
     user_id: str
     name: str = ""
     vendor_id: str | None = None
+    #: how the actor is named in history and events; computed once (read on every transition)
+    display: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def display(self) -> str:
-        return self.name or f"{self.role.value}:{self.user_id[:8]}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "display", self.name or f"{self.role.value}:{self.user_id[:8]}")
 
 
 SYSTEM_ACTOR = Actor(Role.SYSTEM, "00000000-0000-4000-8000-000000000000", "System")

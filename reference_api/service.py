@@ -8,6 +8,7 @@ Clock, randomness, store, dispatch policy and event sinks are injected (see ``bo
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -49,7 +50,7 @@ from reference_api.permissions import (
     OTP_RESENDERS,
     REASON_REQUIRED,
     TARGET_ACTION,
-    can_see,
+    can_see_owned,
 )
 from reference_api.policy import Policy
 from reference_api.presenters import coord, order_detail, order_summary, tracking_entry
@@ -154,7 +155,9 @@ class OrderService:
 
     def _visible(self, actor: Actor, order_id: str) -> Order:
         order = self.store.get_order(order_id)
-        if order is None or not can_see(actor, order):
+        if order is None or not can_see_owned(
+            actor, order.customer_id, order.vendor_id, order.rider_id
+        ):
             raise NotFound(f"order {order_id} not found")
         return order
 
@@ -173,7 +176,7 @@ class OrderService:
         status: str,
         description: str,
         actor: Actor,
-        metadata: Mapping[str, Any] | None,
+        metadata: dict[str, Any] | None,
     ) -> TrackingEntry:
         return self._track_at(order, status, description, actor, metadata, self.clock.now())
 
@@ -183,10 +186,11 @@ class OrderService:
         status: str,
         description: str,
         actor: Actor,
-        metadata: Mapping[str, Any] | None,
+        metadata: dict[str, Any] | None,
         now: float,
     ) -> TrackingEntry:
-        """``_track`` at a time the caller already read from the clock (the hot paths)."""
+        """``_track`` at a time the caller already read from the clock (the hot paths). The entry
+        keeps ``metadata`` itself: callers pass a dict built for it, never one a client holds."""
         # One draw per history entry, as ``_uuid``; the text is formatted when first read.
         entry = TrackingEntry(
             (self.rng.getrandbits(128) & _UUID_CLEAR) | _UUID_V4,
@@ -196,7 +200,7 @@ class OrderService:
             actor.display,
             actor.role._value_,
             actor.user_id,
-            {**metadata} if metadata else {},  # a copy; cheaper than dict(metadata)
+            metadata or None,  # a dict the service built for this entry (see ``_move``)
         )
         order.history.append(entry)
         return entry
@@ -207,7 +211,7 @@ class OrderService:
         target: OrderStatus,
         actor: Actor,
         description: str,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> TrackingEntry:
         """The only place a status changes: table check, history, events, side effects."""
         previous = order.status
@@ -456,7 +460,9 @@ class OrderService:
             now = self.clock.now()
             policy = self.policy
             subtotal, fee, tax, total = order_totals(
-                [(ln.quantity, ln.unit_price) for ln in lines], policy.delivery_fee, policy.tax_rate
+                tuple([(ln.quantity, ln.unit_price) for ln in lines]),
+                policy.delivery_fee,
+                policy.tax_rate,
             )
             number = self._order_number()
             online = payment_method == "online"
@@ -709,7 +715,11 @@ class OrderService:
         with self.store.transaction():
             order = self._visible(actor, order_id)
             self._move(
-                order, S.PREPARING, actor, reason or "Restaurant started preparing order", metadata
+                order,
+                S.PREPARING,
+                actor,
+                reason or "Restaurant started preparing order",
+                dict(metadata) if metadata else None,
             )
             return _action_result(order, "Order preparation started")
 
@@ -725,7 +735,11 @@ class OrderService:
         with self.store.transaction():
             order = self._visible(actor, order_id)
             self._move(
-                order, S.READY_FOR_PICKUP, actor, reason or "Order ready for pickup", metadata
+                order,
+                S.READY_FOR_PICKUP,
+                actor,
+                reason or "Order ready for pickup",
+                dict(metadata) if metadata else None,
             )
             assert order.ready_at is not None
             result = _action_result(order, "Order marked ready for pickup")
@@ -1149,11 +1163,13 @@ class OrderService:
         p = self.policy
         kind = timer.kind
         if kind == CONFIRM_TIMEOUT and order.status in AWAITING_CONFIRMATION:
-            reason = f"Restaurant did not confirm within {p.confirm_timeout_s / 60:g} minutes"
-            return self._system_cancel(order, reason, "confirm_timeout")
+            return self._system_cancel(
+                order, _timeout_reason(_CONFIRM_REASON, p.confirm_timeout_s), "confirm_timeout"
+            )
         if kind == PICKUP_TIMEOUT and order.status is S.READY_FOR_PICKUP:
-            reason = f"No pickup within {p.pickup_timeout_s / 60:g} minutes of ready"
-            return self._system_cancel(order, reason, "pickup_timeout")
+            return self._system_cancel(
+                order, _timeout_reason(_PICKUP_REASON, p.pickup_timeout_s), "pickup_timeout"
+            )
         if kind == PAYMENT_TIMEOUT and order.status is S.PAYMENT_PENDING:
             self._move(
                 order,
@@ -1173,7 +1189,7 @@ class OrderService:
             order,
             S.CANCELLED,
             SYSTEM_ACTOR,
-            f"Order cancelled by system: {reason}",
+            _system_cancel_description(reason),
             {"reason": reason, "cancelled_by": "system", "auto": auto},
         )
         return "cancelled"
@@ -1221,6 +1237,21 @@ class OrderService:
 
 def _id(order: Order) -> str:
     return order.id
+
+
+_CONFIRM_REASON = "Restaurant did not confirm within {:g} minutes"
+_PICKUP_REASON = "No pickup within {:g} minutes of ready"
+
+
+# The texts of automatic cancellations depend only on the policy: formatted once, not per order.
+@functools.lru_cache(maxsize=64)
+def _timeout_reason(template: str, seconds: float) -> str:
+    return template.format(seconds / 60)
+
+
+@functools.lru_cache(maxsize=64)
+def _system_cancel_description(reason: str) -> str:
+    return f"Order cancelled by system: {reason}"
 
 
 # ---------------------------------------------------------------------- input parsing

@@ -60,6 +60,7 @@ from sim.codes import (
 )
 from sim.plan import BLOCK, Block, OrderPlan
 from sim.recorder import EP_SHIFT, NAN, OUTCOME_SHIFT, PARAMS_SHIFT, Recorder
+from sim.scheduler import BucketedEnvironment
 from sim.streams import service_rng, streams
 
 S = OrderStatus
@@ -221,7 +222,7 @@ class Model:
         self.replication = replication
         rngs = streams(seed, replication)
         self.rngs = rngs
-        self.env = env = simpy.Environment()
+        self.env = env = BucketedEnvironment()
         self.clock = SimClock(env, EPOCH_DAY + scenario.period.start_s)
         self.city: City = build_city(scenario, rngs["city"], rngs["riders"])
         fleet = scenario.fleet
@@ -464,6 +465,7 @@ class Model:
             self.active.pop(rec.oid, None)
             store.forget_order(rec.oid)
         self.finished.clear()
+        self.rec.spill_if_full()
         if self.arrivals_done and not self.active and not self.end.triggered:
             self.end.succeed()
 

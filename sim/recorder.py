@@ -1,13 +1,12 @@
 """Columnar logs of one replication: API calls, tracking history, finished orders and resource
-samples. Appends go into typed ``array.array`` columns (a few bytes a row, no per-row objects),
-and categorical columns hold small integer codes from ``sim.codes``; ``tables()`` turns them into
-Arrow tables with dictionary-encoded strings once, at the end."""
+samples. Appends go into ``Column``s (see there), and categorical columns hold small integer
+codes from ``sim.codes``; the table methods turn them into Arrow tables with dictionary-encoded
+strings once, at the end."""
 
 from __future__ import annotations
 
 import json
 import math
-from array import array
 from typing import Any
 
 import numpy as np
@@ -27,8 +26,58 @@ def pack_call(role: int, ep: int, out: int, params: int) -> int:
     return role | ep << EP_SHIFT | out << OUTCOME_SHIFT | params << PARAMS_SHIFT
 
 
-def _dict_column(indices: array[int], labels: tuple[str, ...] | list[str]) -> pa.Array:
-    return _codes_column(np.frombuffer(indices, dtype=np.dtype(indices.typecode)), labels)
+#: A column's appended values move into a NumPy chunk once this many are buffered.
+SPILL_ROWS = 1 << 16
+
+
+class Column:
+    """One typed column, appended to a value at a time on the simulation's hot path.
+
+    Appends go to a plain list (``array.array.append`` parses its argument through the C-API's
+    format machinery: several times the cost of ``list.append``, tens of times per order); the
+    list moves into a typed NumPy chunk every ``SPILL_ROWS`` values (``Recorder.spill``), so
+    memory stays a few bytes a row. ``append`` and ``extend`` are the list's own bound methods,
+    valid for the column's whole life (spilling empties the list, never replaces it).
+    """
+
+    __slots__ = ("_buf", "_chunks", "append", "dtype", "extend")
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
+        self._buf: list[Any] = []
+        self._chunks: list[np.ndarray[Any, Any]] = []
+        self.append = self._buf.append
+        self.extend = self._buf.extend
+
+    def __len__(self) -> int:
+        return len(self._buf) + sum(len(c) for c in self._chunks)
+
+    # Replications run in worker processes and send their recorders back pickled: send the
+    # values, rebuild the bound methods.
+    def __getstate__(self) -> tuple[np.dtype[Any], np.ndarray[Any, Any]]:
+        return self.dtype, self.values()
+
+    def __setstate__(self, state: tuple[np.dtype[Any], np.ndarray[Any, Any]]) -> None:
+        self.__init__(state[0])  # type: ignore[misc]
+        self._chunks.append(state[1])
+
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def spill(self) -> None:
+        if self._buf:
+            self._chunks.append(np.array(self._buf, dtype=self.dtype))
+            self._buf.clear()
+
+    def values(self) -> np.ndarray[Any, Any]:
+        self.spill()
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0] if self._chunks else np.empty(0, dtype=self.dtype)
+
+
+def _dict_column(indices: Column, labels: tuple[str, ...] | list[str]) -> pa.Array:
+    return _codes_column(indices.values(), labels)
 
 
 def _codes_column(indices: np.ndarray[Any, Any], labels: tuple[str, ...] | list[str]) -> pa.Array:
@@ -58,35 +107,35 @@ class Recorder:
         self.replication = replication
         self.params = Params()
         # api calls
-        self.call_t = array("d")
-        self.call_order = array("q")
-        self.call_rider = array("q")
+        self.call_t = Column(np.float64)
+        self.call_order = Column(np.int64)
+        self.call_rider = Column(np.int64)
         #: role, endpoint, outcome and parameters code of a call packed into one integer
         #: (``pack_call``): one append per call instead of four
-        self.call_key = array("q")
+        self.call_key = Column(np.int64)
         # tracking history
-        self.ev_order = array("q")
-        self.ev_seq = array("q")
-        self.ev_t = array("d")
-        self.ev_status = array("b")
-        self.ev_role = array("b")
+        self.ev_order = Column(np.int64)
+        self.ev_seq = Column(np.int64)
+        self.ev_t = Column(np.float64)
+        self.ev_status = Column(np.int8)
+        self.ev_role = Column(np.int8)
         # finished orders
-        self.o_idx = array("q")
+        self.o_idx = Column(np.int64)
         #: the phase timestamps of each order, ``len(PHASES)`` values a row, flattened
-        self.o_phases = array("d")
-        self.o_promised = array("d")
-        self.o_status = array("b")
-        self.o_reason = array("b")
-        self.o_actor = array("b")
-        self.o_online = array("b")
-        self.o_vendor = array("q")
-        self.o_customer = array("q")
-        self.o_rider = array("q")
-        self.o_refund = array("b")
-        self.o_window = array("b")
+        self.o_phases = Column(np.float64)
+        self.o_promised = Column(np.float64)
+        self.o_status = Column(np.int8)
+        self.o_reason = Column(np.int8)
+        self.o_actor = Column(np.int8)
+        self.o_online = Column(np.int8)
+        self.o_vendor = Column(np.int64)
+        self.o_customer = Column(np.int64)
+        self.o_rider = Column(np.int64)
+        self.o_refund = Column(np.int8)
+        self.o_window = Column(np.int8)
         # resource samples
-        self.res_t = array("d")
-        self.res_cols: dict[str, array[int]] = {}
+        self.res_t = Column(np.float64)
+        self.res_cols: dict[str, Column] = {}
 
     def call(self, t: float, order: int, rider: int, role: int, ep: int, out: int, p: int) -> None:
         self.call_t.append(t)
@@ -95,8 +144,22 @@ class Recorder:
         self.call_key.append(pack_call(role, ep, out, p))
 
     def _call_field(self, shift: int, bits: int = 8) -> np.ndarray[Any, Any]:
-        keys = np.frombuffer(self.call_key, dtype=np.int64)
+        keys = self.call_key.values()
         return (keys >> shift) & ((1 << bits) - 1)
+
+    def spill_if_full(self) -> None:
+        """Spill once the busiest columns (calls, history) have ``SPILL_ROWS`` values buffered;
+        the model calls this as orders finish, so buffers stay bounded however long the run."""
+        if self.call_t.pending() >= SPILL_ROWS or self.ev_t.pending() >= SPILL_ROWS:
+            self.spill()
+
+    def spill(self) -> None:
+        """Move every column's buffered values into NumPy chunks."""
+        for value in vars(self).values():
+            if isinstance(value, Column):
+                value.spill()
+        for col in self.res_cols.values():
+            col.spill()
 
     def sample(self, t: float, values: dict[str, int]) -> None:
         self.res_t.append(t)
@@ -104,7 +167,7 @@ class Recorder:
         for name, value in values.items():
             col = cols.get(name)
             if col is None:
-                col = cols[name] = array("q")
+                col = cols[name] = Column(np.int64)
             col.append(value)
 
     # -------------------------------------------------------------------- to Arrow
@@ -116,9 +179,9 @@ class Recorder:
         return pa.table(
             {
                 "replication": self._rep(n),
-                "t": pa.array(np.frombuffer(self.call_t, dtype=np.float64)),
-                "order_idx": pa.array(np.frombuffer(self.call_order, dtype=np.int64)),
-                "rider_idx": pa.array(np.frombuffer(self.call_rider, dtype=np.int64)),
+                "t": pa.array(self.call_t.values()),
+                "order_idx": pa.array(self.call_order.values()),
+                "rider_idx": pa.array(self.call_rider.values()),
                 "role": _codes_column(self._call_field(ROLE_SHIFT), codes.ROLES),
                 "endpoint": _codes_column(self._call_field(EP_SHIFT), codes.ENDPOINT_NAMES),
                 "outcome": _codes_column(self._call_field(OUTCOME_SHIFT), codes.OUTCOMES),
@@ -133,9 +196,9 @@ class Recorder:
         return pa.table(
             {
                 "replication": self._rep(n),
-                "order_idx": pa.array(np.frombuffer(self.ev_order, dtype=np.int64)),
-                "seq": pa.array(np.frombuffer(self.ev_seq, dtype=np.int64).astype(np.int32)),
-                "t": pa.array(np.frombuffer(self.ev_t, dtype=np.float64)),
+                "order_idx": pa.array(self.ev_order.values()),
+                "seq": pa.array(self.ev_seq.values().astype(np.int32)),
+                "t": pa.array(self.ev_t.values()),
                 "status": _dict_column(self.ev_status, codes.STATUSES),
                 "actor_role": _dict_column(self.ev_role, codes.ROLES),
             }
@@ -143,36 +206,36 @@ class Recorder:
 
     def orders(self) -> pa.Table:
         """One row per order, sorted by order index (rows were appended as orders finished)."""
-        idx = np.frombuffer(self.o_idx, dtype=np.int64)
+        idx = self.o_idx.values()
         order = np.argsort(idx, kind="stable")
         n = len(idx)
 
-        def num(col: array[Any], dtype: Any) -> pa.Array:
-            return pa.array(np.frombuffer(col, dtype=dtype)[order])
+        def num(col: Column) -> pa.Array:
+            return pa.array(col.values()[order])
 
-        def cat(col: array[int], labels: tuple[str, ...]) -> pa.Array:
-            values = np.frombuffer(col, dtype=np.int8)[order].astype(np.int32)
+        def cat(col: Column, labels: tuple[str, ...]) -> pa.Array:
+            values = col.values()[order].astype(np.int32)
             return pa.DictionaryArray.from_arrays(pa.array(values), pa.array(list(labels)))
 
         data: dict[str, pa.Array] = {
             "replication": self._rep(n),
             "order_idx": pa.array(idx[order]),
         }
-        phases = np.frombuffer(self.o_phases, dtype=np.float64).reshape(n, len(PHASES))[order]
+        phases = self.o_phases.values().reshape(n, len(PHASES))[order]
         for k, name in enumerate(PHASES):
             data[name] = pa.array(np.ascontiguousarray(phases[:, k]))
         data.update(
             {
-                "promised_eta": num(self.o_promised, np.float64),
+                "promised_eta": num(self.o_promised),
                 "final_status": cat(self.o_status, codes.STATUSES),
                 "cancel_reason": cat(self.o_reason, codes.REASONS),
                 "cancel_actor": cat(self.o_actor, ("", *codes.ROLES)),
                 "payment_method": cat(self.o_online, codes.PAYMENT_METHODS),
                 "refund_status": cat(self.o_refund, codes.REFUND_STATES),
-                "vendor_idx": num(self.o_vendor, np.int64),
-                "customer_idx": num(self.o_customer, np.int64),
-                "rider_idx": num(self.o_rider, np.int64),
-                "in_window": pa.array(np.frombuffer(self.o_window, dtype=np.int8)[order] != 0),
+                "vendor_idx": num(self.o_vendor),
+                "customer_idx": num(self.o_customer),
+                "rider_idx": num(self.o_rider),
+                "in_window": pa.array(self.o_window.values()[order] != 0),
             }
         )
         return pa.table(data)
@@ -181,8 +244,8 @@ class Recorder:
         n = len(self.res_t)
         data: dict[str, pa.Array] = {
             "replication": self._rep(n),
-            "t": pa.array(np.frombuffer(self.res_t, dtype=np.float64)),
+            "t": pa.array(self.res_t.values()),
         }
         for name, col in self.res_cols.items():
-            data[name] = pa.array(np.frombuffer(col, dtype=np.int64))
+            data[name] = pa.array(col.values())
         return pa.table(data)

@@ -25,7 +25,7 @@ class OrderQuery:
 
 
 class Store(Protocol):
-    def transaction(self) -> AbstractContextManager[None]:
+    def transaction(self) -> AbstractContextManager[object]:
         """Atomic unit: commit on normal exit *and* on a domain error (the service writes only
         what it means to keep, e.g. a counted wrong OTP attempt, before raising)."""
         ...
