@@ -13,11 +13,9 @@ TAX_RATE = Decimal("0.05")
 #: Bounded by entry count, not evicted: arbitrary client input cannot grow them past the cap.
 CACHE_MAX = 4096
 _PRICES: dict[str, Decimal] = {}
-#: (lines, fee, rate) -> (subtotal, fee, tax, total, rate)
-_TOTALS: dict[
-    tuple[tuple[tuple[int, Decimal], ...], Decimal, Decimal],
-    tuple[Decimal, Decimal, Decimal, Decimal, Decimal],
-] = {}
+#: (lines, tax rate) -> (subtotal, tax); both are rounded to cents, so inputs that are equal but
+#: written differently (280 and 280.00) give the very same result
+_SUBTOTAL_TAX: dict[tuple[tuple[tuple[int, Decimal], ...], Decimal], tuple[Decimal, Decimal]] = {}
 
 
 def to_money(value: object, *, field: str = "amount") -> Decimal:
@@ -55,15 +53,12 @@ def order_totals(
 ) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """Subtotal, delivery fee, tax, total. Tax is on the subtotal only, as in the spec's example
     (748.00 subtotal, 25.00 fee, 37.40 tax, 810.40 total)."""
-    key = (tuple(lines), delivery_fee, tax_rate)
-    known = _TOTALS.get(key)
-    # Equal Decimals may differ in exponent (25 vs 25.00): reuse only for the very same fee and
-    # rate objects, so the result is exactly what the arithmetic below gives for these inputs.
-    if known is not None and known[1] is delivery_fee and known[4] is tax_rate:
-        return known[:4]
-    subtotal = round_money(sum((Decimal(q) * p for q, p in lines), Decimal(0)))
-    tax = round_money(subtotal * tax_rate)
-    totals = subtotal, delivery_fee, tax, subtotal + delivery_fee + tax
-    if known is None and len(_TOTALS) < CACHE_MAX:
-        _TOTALS[key] = (*totals, tax_rate)
-    return totals
+    key = (tuple(lines), tax_rate)
+    known = _SUBTOTAL_TAX.get(key)
+    if known is None:
+        subtotal = round_money(sum((Decimal(q) * p for q, p in lines), Decimal(0)))
+        known = subtotal, round_money(subtotal * tax_rate)
+        if len(_SUBTOTAL_TAX) < CACHE_MAX:
+            _SUBTOTAL_TAX[key] = known
+    subtotal, tax = known
+    return subtotal, delivery_fee, tax, subtotal + delivery_fee + tax

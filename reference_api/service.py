@@ -50,7 +50,7 @@ from reference_api.permissions import (
     OTP_RESENDERS,
     REASON_REQUIRED,
     TARGET_ACTION,
-    can_see_owned,
+    can_see,
 )
 from reference_api.policy import Policy
 from reference_api.presenters import coord, order_detail, order_summary, tracking_entry
@@ -155,9 +155,7 @@ class OrderService:
 
     def _visible(self, actor: Actor, order_id: str) -> Order:
         order = self.store.get_order(order_id)
-        if order is None or not can_see_owned(
-            actor, order.customer_id, order.vendor_id, order.rider_id
-        ):
+        if order is None or not can_see(actor, order):
             raise NotFound(f"order {order_id} not found")
         return order
 

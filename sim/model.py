@@ -579,13 +579,13 @@ class Model:
             self.end.succeed()
 
     # Customer patience. Every order gets a deadline, an hour or so away, and in a healthy city
-    # most orders are delivered long before it. A SimPy timeout per order at placement would
-    # mostly fire for nothing and would keep an hour of orders' timeouts in SimPy's event queue,
-    # making every other event dearer to schedule. No deadline comes sooner than the patience
-    # distribution's minimum after placement, so orders wait in a FIFO (placement order) until
-    # ``PATIENCE_LEAD`` before that earliest possible deadline; one wake-up then takes every order
-    # due within the next half lead and gives the unfinished ones a timeout at their exact
-    # deadline. Finished ones need nothing. Same deadlines, same behaviour, fewer events.
+    # most orders are delivered long before it: a SimPy timeout per order at placement would
+    # mostly fire for nothing, and would keep an hour of orders (their records, their events)
+    # alive in memory. No deadline comes sooner than the patience distribution's minimum after
+    # placement, so orders wait in a FIFO (placement order) until ``PATIENCE_LEAD`` before that
+    # earliest possible deadline; one wake-up then takes every order due within the next half
+    # lead and gives the unfinished ones a timeout at their exact deadline. Finished ones need
+    # nothing. Same deadlines, same behaviour, fewer events.
     def _patience_from(self, rec: OrderRec, patience: float) -> None:
         now = self.env._now
         rec.deadline = now + patience

@@ -44,21 +44,15 @@ class BucketedEnvironment(simpy.Environment):
                 setattr(self, name, getattr(self, name))
         self._per_s = 1.0 / width_s
         #: events of buckets at or after this one wait in ``_later``; earlier ones are in the heap
-        self._open = self._bucket(float(initial_time)) + 1
+        self._open = int(initial_time * self._per_s) + 1
         self._later: dict[int, list[tuple[float, EventPriority, int, Event]]] = {}
         self._later_keys: list[int] = []  # a heap of the keys of ``_later``
-
-    def _bucket(self, t: float) -> int:
-        try:
-            return int(t * self._per_s)
-        except OverflowError:  # a timeout at infinity: after every other bucket
-            return sys.maxsize
 
     def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: Any = 0) -> None:
         t = self._now + delay
         try:
             k = int(t * self._per_s)
-        except OverflowError:
+        except OverflowError:  # a timeout at infinity: after every other bucket
             k = sys.maxsize
         if k < self._open:
             heapq.heappush(self._queue, (t, priority, next(self._eid), event))
