@@ -52,12 +52,13 @@ def simulate_replication(
         result.end_time,
     )
     if with_tables:
+        calls = rec.api_calls()
         out.tables = {
             "orders": orders,
             "events": rec.events(),
-            "api_calls": rec.api_calls(),
+            "api_calls": calls,
             "resources": rec.resources(),
-            "timeline": timeline(rec, orders),
+            "timeline": timeline(calls, rec.call_params_column(), orders),
         }
     return out
 

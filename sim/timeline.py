@@ -10,12 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.recorder import Recorder
 
-
-def timeline(rec: Recorder, orders: pa.Table) -> pa.Table:
-    calls = rec.api_calls()
-    params = rec.call_params_column()
+def timeline(calls: pa.Table, params: pa.Array, orders: pa.Table) -> pa.Table:
+    """From the tables the run directory also holds (``Recorder.api_calls``, ``.orders`` and
+    ``.call_params_column``): taking the calls table rather than building another keeps a second
+    copy of the largest table out of a city-scale run's peak memory."""
     order_idx = calls.column("order_idx").to_numpy()
     keep = np.flatnonzero(order_idx >= 0)
     # stable sort by order keeps each order's calls in the order they were made
