@@ -17,7 +17,7 @@ Three measurements, each printed as a ratio against a baseline measured in the s
 The bench day (``--day dense``, the default) is a city that 5,000 riders can serve at 1M orders a
 day: 200 orders per rider-day leave 7.2 minutes per order, so trips are short (100 km2 per 1M
 orders, customers order from their 3 nearest kitchens), food takes about 3 minutes and each
-handover half a minute; riders are busy about 65 % of the time and about 95 % of orders are
+handover half a minute; riders are busy about 63 % of the time and about 95 % of orders are
 delivered, by the full path (payment, confirmation, kitchen, assignment, both OTPs). The earlier
 bench day (``--day dinner``: dinner_peak's Mumbai spread over 24 h at the same counts) cannot be
 served by 5,000 riders, since D2 assigns a rider at confirmation and holds them through a
