@@ -58,6 +58,7 @@ from scenarios.schema import CITY_LAT, CITY_LON, Scenario
 from sim.city import build_city
 from sim.model import Model
 from sim.plan import BLOCK, OrderPlan
+from sim.runner import tables_of
 from sim.streams import streams
 
 RIDERS_PER_ORDER = 5000 / 1_000_000
@@ -68,8 +69,8 @@ KM2_PER_ORDER = 100.0 / 1_000_000
 Process = Generator[simpy.Event, Any, None]
 
 
-def _counts(orders: int) -> list[str]:
-    """The day's demand and world, scaled with its size (1M orders -> 5,000 riders)."""
+def _day_sets(orders: int) -> list[str]:
+    """``--set`` values: the day's demand and world, scaled with its size (1M -> 5,000 riders)."""
     return [
         'period.start="00:00"',
         "period.duration_h=24",
@@ -90,7 +91,7 @@ def dense_day(orders: int) -> Scenario:
     radius = math.sqrt(KM2_PER_ORDER * orders / math.pi)
     spot = f"[{{ lat = {CITY_LAT}, lon = {CITY_LON}, radius_km = {radius:.4f} }}]"
     sets = [
-        *_counts(orders),
+        *_day_sets(orders),
         f"city.restaurant_hotspots={spot}",
         f"city.customer_hotspots={spot}",
         "city.vendor_choice=3",
@@ -103,7 +104,7 @@ def dense_day(orders: int) -> Scenario:
 
 def dinner_day(orders: int) -> Scenario:
     """dinner_peak's city and timings over 24 hours: overloaded at these sizes (module doc)."""
-    return load_scenario("dinner_peak", _counts(orders)).scenario
+    return load_scenario("dinner_peak", _day_sets(orders)).scenario
 
 
 DAYS: dict[str, Callable[[int], Scenario]] = {"dense": dense_day, "dinner": dinner_day}
@@ -170,15 +171,9 @@ def full(s: Scenario, seed: int, show: bool = False) -> tuple[int, float, float,
     bar.close()
     mid = time.perf_counter()
     rec = result.recorder
-    from sim.timeline import timeline
-
-    orders = rec.orders()
-    calls = rec.api_calls()
-    tables = (orders, rec.events(), calls, rec.resources())
-    line = timeline(calls, rec.call_params_column(), orders)
-    assert all(t.num_rows >= 0 for t in (*tables, line))  # all five alive, as a run keeps them
+    tables = tables_of(rec, rec.orders())  # all five alive at once, as a simulate run keeps them
     tables_s = time.perf_counter() - mid
-    return result.placed, mid - start, tables_s, outcome_mix(orders.column("final_status"))
+    return result.placed, mid - start, tables_s, outcome_mix(tables["orders"]["final_status"])
 
 
 def outcome_mix(final_status: pa.ChunkedArray) -> str:

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from scenarios.schema import Scenario
 from sim.kpis import replication_kpis
 from sim.model import Model
+from sim.recorder import Recorder
 from sim.timeline import timeline
 
 TABLES = ("orders", "events", "api_calls", "resources", "timeline")
@@ -52,15 +53,21 @@ def simulate_replication(
         result.end_time,
     )
     if with_tables:
-        calls = rec.api_calls()
-        out.tables = {
-            "orders": orders,
-            "events": rec.events(),
-            "api_calls": calls,
-            "resources": rec.resources(),
-            "timeline": timeline(calls, rec.call_params_column(), orders),
-        }
+        out.tables = tables_of(rec, orders)
     return out
+
+
+def tables_of(rec: Recorder, orders: pa.Table) -> dict[str, pa.Table]:
+    """A replication's run-directory tables (``TABLES``). The timeline is built from the calls
+    table the run keeps anyway, so a city-scale day never holds two copies of its largest table."""
+    calls = rec.api_calls()
+    return {
+        "orders": orders,
+        "events": rec.events(),
+        "api_calls": calls,
+        "resources": rec.resources(),
+        "timeline": timeline(calls, rec.call_params_column(), orders),
+    }
 
 
 def default_jobs(tasks: int) -> int:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pyarrow as pa
 import pytest
 
 from sim.model import Model
@@ -52,7 +53,5 @@ def test_the_dinner_day_is_overloaded_at_the_same_counts(bench: ModuleType) -> N
 
 
 def test_outcome_mix_names_every_status_largest_first(bench: ModuleType) -> None:
-    import pyarrow as pa
-
     col = pa.chunked_array([pa.array(["DELIVERED", "CANCELLED", "DELIVERED", "DELIVERED"])])
     assert bench.outcome_mix(col) == "delivered 75.0 %, cancelled 25.0 %"
