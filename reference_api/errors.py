@@ -68,3 +68,10 @@ class Throttled(OrderflowError):
     def __init__(self, detail: str, *, retry_after: float) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class InvariantBroken(RuntimeError):
+    """The service's own state contradicts itself (e.g. the dispatch index names a rider the
+    store does not hold). A bug, never the caller's fault: not an ``OrderflowError``, so the HTTP
+    layer answers 500 and the simulation stops, instead of vanishing under ``python -O`` as an
+    ``assert`` would."""

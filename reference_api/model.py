@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from reference_api.states import (
+    DeliveryStatus,
+    PaymentMethod,
+    PaymentStatus,
+    RefundStatus,
+    TimerKind,
+)
 from reference_api.statuses import OrderStatus
 
 
@@ -108,7 +115,7 @@ class OtpRecord:
 class Refund:
     id: str
     amount: Decimal
-    status: str  # pending | processing | completed | failed
+    status: RefundStatus
     created_at: float
     updated_at: float
 
@@ -147,11 +154,11 @@ class Order:
     delivery_fee: Decimal
     tax_amount: Decimal
     total_amount: Decimal
-    payment_method: str  # cod | online
-    payment_status: str  # pending | paid | failed | refunded
+    payment_method: PaymentMethod
+    payment_status: PaymentStatus
     placed_at: float
     estimated_delivery_time: float
-    delivery_status: str = "unassigned"
+    delivery_status: DeliveryStatus = DeliveryStatus.UNASSIGNED
     rider_id: str | None = None
     rider_name: str | None = None
     prep_minutes: int | None = None
@@ -206,5 +213,5 @@ class Timer(NamedTuple):
     Immutable; a named tuple so pending timers cost the garbage collector nothing."""
 
     due: float
-    kind: str  # confirm_timeout | pickup_timeout | payment_timeout | refund_step
+    kind: TimerKind
     order_id: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from reference_api.clock import iso
-from reference_api.model import Order, TrackingEntry
+from reference_api.model import Order, OtpRecord, Rider, TrackingEntry
 from reference_api.money import money_str
 from reference_api.statuses import DISPLAY_NAMES, display_name
 
@@ -98,4 +98,133 @@ def tracking_entry(entry: TrackingEntry) -> dict[str, Any]:
         "created_at": iso(entry.created_at),
         "updated_by": entry.updated_by,
         "metadata": entry.metadata,
+    }
+
+
+def history_document(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.id,
+        "order_number": order.order_number,
+        "history": [tracking_entry(e) for e in order.history],
+    }
+
+
+def order_page(count: int, page: int, page_size: int, orders: list[Order]) -> dict[str, Any]:
+    """A page of the order list, with page numbers; the HTTP adapter turns them into links."""
+    return {
+        "count": count,
+        "next": page + 1 if page * page_size < count else None,
+        "previous": page - 1 if page > 1 else None,
+        "results": [order_summary(o) for o in orders],
+    }
+
+
+def restaurant_queue(orders: list[Order]) -> dict[str, Any]:
+    return {"count": len(orders), "orders": [order_summary(o) for o in orders]}
+
+
+def available_orders(orders: list[Order]) -> dict[str, Any]:
+    results = []
+    for o in orders:
+        item = order_summary(o)
+        item["restaurant_latitude"] = coord(o.restaurant_lat)
+        item["restaurant_longitude"] = coord(o.restaurant_lon)
+        results.append(item)
+    return {"count": len(results), "orders": results}
+
+
+def eta_document(
+    order: Order, eta_minutes: int | None, rider_location: tuple[float, float] | None
+) -> dict[str, Any]:
+    return {
+        "order_id": order.id,
+        "estimated_delivery_time": iso(order.estimated_delivery_time),
+        "current_eta_minutes": eta_minutes,
+        "status": order.status._value_,
+        "delivery_person_location": (
+            None
+            if rider_location is None
+            else {"latitude": coord(rider_location[0]), "longitude": coord(rider_location[1])}
+        ),
+        "customer_location": {
+            "latitude": coord(order.address.latitude),
+            "longitude": coord(order.address.longitude),
+        },
+    }
+
+
+def action_result(order: Order, message: str, **extra: Any) -> dict[str, Any]:
+    """The answer of an action endpoint: what it did and where the order now stands."""
+    result = {
+        "success": True,
+        "order_id": order.id,
+        "order_number": order.order_number,
+        "status": order.status._value_,
+        "message": message,
+    }
+    if extra:
+        result.update(extra)
+    return result
+
+
+def refund_status(order: Order) -> str | None:
+    refund = order.refund
+    return None if refund is None else refund.status
+
+
+def status_update(order: Order, previous: str, entry: TrackingEntry) -> dict[str, Any]:
+    """The answer of the generic status endpoint: the move and its history entry."""
+    return {
+        "success": True,
+        "order_id": order.id,
+        "order_number": order.order_number,
+        "previous_status": previous,
+        "new_status": order.status._value_,
+        "status_name": DISPLAY_NAMES[order.status],
+        "tracking_id": entry.id,
+        "message": "Order status updated successfully",
+    }
+
+
+def rider_view(rider: Rider) -> dict[str, Any]:
+    return {
+        "delivery_person": rider.id,
+        "name": rider.name,
+        "available": rider.available,
+        "current_order": rider.current_order_id,
+        "latitude": coord(rider.latitude),
+        "longitude": coord(rider.longitude),
+    }
+
+
+def rider_location(rider: Rider) -> dict[str, Any]:
+    return {
+        "delivery_person_location": {
+            "latitude": coord(rider.latitude),
+            "longitude": coord(rider.longitude),
+        }
+    }
+
+
+def otp_document(order: Order, record: OtpRecord, code: str) -> dict[str, Any]:
+    return {
+        "otp": code,
+        "type": record.type,
+        "expires_at": iso(record.expires_at),
+        "order_id": order.id,
+    }
+
+
+def otp_verified() -> dict[str, Any]:
+    return {"success": True, "verified": True, "message": "OTP verified successfully"}
+
+
+def otp_resent(order: Order, record: OtpRecord, resends_left: int) -> dict[str, Any]:
+    return {
+        "success": True,
+        "type": record.type,
+        "expires_at": iso(record.expires_at),
+        "order_id": order.id,
+        "resends_left": resends_left,
+        "message": "OTP resent",
     }

@@ -108,8 +108,7 @@ def build_app(settings: ServerSettings, secret: bytes) -> FastAPI:
 
     def rebuild_dispatch() -> None:
         """After a rollback the in-memory dispatch index may disagree with the database."""
-        service.dispatch = NearestRiderDispatch()
-        service._rebuild_dispatch()
+        service.rebuild_dispatch(NearestRiderDispatch())
 
     return create_app(
         service,

@@ -1,0 +1,176 @@
+"""Request arguments checked and converted before any rule runs: each parser raises
+``ValidationFailed`` naming the field (its JSON path), so no malformed value reaches the
+aggregate."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from reference_api import otp as otp_rules
+from reference_api.errors import ValidationFailed
+from reference_api.model import Address, OrderItem
+from reference_api.money import to_money
+from reference_api.states import PaymentMethod
+from reference_api.statuses import OrderStatus, parse_status
+
+MAX_PAGE_SIZE = 100
+MAX_ITEMS = 100
+MAX_QUANTITY = 100
+PREP_MINUTES = (1, 240)
+
+
+def require_reason(reason: object) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationFailed("reason: required (a non-empty string)", field="reason")
+    return reason.strip()
+
+
+def optional_reason(reason: object) -> str | None:
+    """A reason where none is required: blank counts as none; anything but a string is refused."""
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationFailed(f"reason: expected a string, got {reason!r}", field="reason")
+    return reason if reason is not None and reason.strip() else None
+
+
+def optional_text(value: object, field: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationFailed(f"{field}: expected a string, got {value!r}", field=field)
+    return value
+
+
+def prep_minutes(value: object, default: int) -> int:
+    if value is None:
+        return default
+    lo, hi = PREP_MINUTES
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValidationFailed(
+            f"estimated_prep_time: expected whole minutes between {lo} and {hi}, got {value!r}",
+            field="estimated_prep_time",
+        )
+    return value
+
+
+def number(value: object, field: str, lo: float, hi: float) -> float:
+    # The common case, checked cheaply; NaN fails the range test and +-inf are out of range.
+    if (type(value) is float or type(value) is int) and lo <= value <= hi:
+        return float(value)
+    if isinstance(value, bool):
+        raise ValidationFailed(f"{field}: expected a number, got {value!r}", field=field)
+    try:
+        parsed = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationFailed(f"{field}: expected a number, got {value!r}", field=field) from None
+    if not (math.isfinite(parsed) and lo <= parsed <= hi):
+        raise ValidationFailed(
+            f"{field}: must be between {lo} and {hi}, got {value!r}", field=field
+        )
+    return parsed
+
+
+def point(lat: object, lon: object, prefix: str = "") -> tuple[float, float]:
+    return (
+        number(lat, f"{prefix}latitude", -90, 90),
+        number(lon, f"{prefix}longitude", -180, 180),
+    )
+
+
+def address(raw: Mapping[str, Any]) -> Address:
+    if type(raw) is not dict and not isinstance(raw, Mapping):  # ABC check only off the fast path
+        raise ValidationFailed("delivery_address: expected an object", field="delivery_address")
+    lat, lon = point(raw.get("latitude"), raw.get("longitude"), "delivery_address.")
+    line = raw.get("address_line_1", "")
+    title = raw.get("title", "Home")
+    if not isinstance(line, str) or not isinstance(title, str):
+        raise ValidationFailed(
+            "delivery_address.address_line_1/title: expected strings", field="delivery_address"
+        )
+    return Address(title, line, lat, lon)
+
+
+def items(raw: list[Mapping[str, Any]]) -> list[OrderItem]:
+    if not isinstance(raw, list) or not raw:
+        raise ValidationFailed("items: expected a non-empty list", field="items")
+    if len(raw) > MAX_ITEMS:
+        raise ValidationFailed(f"items: at most {MAX_ITEMS} lines per order", field="items")
+    lines = []
+    for i, item in enumerate(raw):
+        where = f"items[{i}]"
+        if type(item) is not dict and not isinstance(item, Mapping):
+            raise ValidationFailed(f"{where}: expected an object", field=where)
+        qty = item.get("quantity")
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QUANTITY:
+            raise ValidationFailed(
+                f"{where}.quantity: expected an integer 1..{MAX_QUANTITY}, got {qty!r}",
+                field=f"{where}.quantity",
+            )
+        try:
+            price: Decimal = to_money(item.get("unit_price"), field=f"{where}.unit_price")
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), field=f"{where}.unit_price") from None
+        name = item.get("name") or item.get("menu_item") or "item"
+        menu_item = item.get("menu_item")
+        if not isinstance(name, str) or (menu_item is not None and not isinstance(menu_item, str)):
+            raise ValidationFailed(f"{where}.name: expected a string", field=f"{where}.name")
+        lines.append(OrderItem(name, qty, price, menu_item))
+    return lines
+
+
+_PAYMENT_METHODS = {m.value: m for m in PaymentMethod}
+
+
+def payment_method(value: object) -> PaymentMethod:
+    found = _PAYMENT_METHODS.get(value) if isinstance(value, str) else None
+    if found is None:
+        raise ValidationFailed(
+            f"payment_method: expected 'cod' or 'online', got {value!r}", field="payment_method"
+        )
+    return found
+
+
+def otp_type(value: object) -> str:
+    if value not in otp_rules.OTP_TYPES:
+        raise ValidationFailed(
+            f"type: expected 'pickup' or 'delivery', got {value!r}", field="type"
+        )
+    return str(value)
+
+
+def status_code(value: object, field: str) -> OrderStatus:
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{field}: expected a string, got {value!r}", field=field)
+    try:
+        return parse_status(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"{field}: {exc}", field=field) from None
+
+
+def metadata(value: object) -> dict[str, Any]:
+    if value is not None and not isinstance(value, Mapping):
+        raise ValidationFailed(f"metadata: expected an object, got {value!r}", field="metadata")
+    return dict(value or {})
+
+
+def whole_number(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"{field}: expected an integer, got {value!r}", field=field)
+    return value
+
+
+def page_args(page: object, page_size: object, include_cancelled: object) -> tuple[int, int]:
+    number_ = whole_number(page, "page")
+    size = whole_number(page_size, "page_size")
+    if not isinstance(include_cancelled, bool):
+        raise ValidationFailed(
+            f"include_cancelled: expected true or false, got {include_cancelled!r}",
+            field="include_cancelled",
+        )
+    if number_ < 1:
+        raise ValidationFailed(f"page: must be >= 1, got {number_}", field="page")
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValidationFailed(
+            f"page_size: must be between 1 and {MAX_PAGE_SIZE}, got {size}", field="page_size"
+        )
+    return number_, size
