@@ -42,7 +42,7 @@ bench-report: $(STAMP)
 # Regenerate the README's report screenshots (docs/images/*.png): small real runs, their reports,
 # headless Chromium (apt-get install chromium).
 screenshots: $(STAMP)
-	$(BIN)/python -m reports.screenshot --out docs/images
+	$(BIN)/python -m orderflow.screenshots --out docs/images
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

@@ -16,6 +16,7 @@ import numpy as np
 
 from loadtest.identities import Identities
 from loadtest.plan import BACKGROUND, PlannedCall, PlannedOrder, classify
+from reference_api.geo import haversine_km, travel_seconds
 from scenarios.schema import Scenario
 
 MIN = 60.0
@@ -53,11 +54,8 @@ def _ride_s(scenario: Scenario, lat1: float, lon1: float, lat2: float, lon2: flo
     fleet = scenario.fleet
     if fleet.instant_travel:
         return 0.0
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    km = 2 * 6371.0 * math.asin(math.sqrt(a))
-    return km * fleet.detour_factor / fleet.speed_kmh * 3600.0
+    km = haversine_km(lat1, lon1, lat2, lon2)
+    return travel_seconds(km, fleet.speed_kmh, fleet.detour_factor)
 
 
 def order_calls(

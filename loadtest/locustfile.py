@@ -2,7 +2,7 @@
 | --trace RUN_DIR] [--speedup X] [--duration S]`` (web UI or ``--headless``; ``--master`` /
 ``--worker`` for distributed runs). Orders start on the schedule, not when a user happens to be
 free: users pull the next due journey, the pool is sized from the schedule by the shape below,
-and every request records the time it was meant to start. See README, "Load tests"."""
+and every request records the time it was meant to start. See docs/loadtest.md."""
 
 from __future__ import annotations
 

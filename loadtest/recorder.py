@@ -21,8 +21,8 @@ PARTS = "parts"
 class PartWriter:
     """Buffers rows per table; ``flush`` writes each non-empty buffer as one Parquet part named
     by table, writer and sequence number (atomically: written aside, then renamed). Rows are
-    kept as tuples in schema order and turned into columns at flush time: building a table
-    from row dicts costs some tens of microseconds per row, a noticeable share of a request."""
+    kept as tuples in schema order and turned into columns at flush time, because building a
+    table from row dicts is a noticeable share of a request's cost (docs/performance.md)."""
 
     def __init__(self, run_dir: Path, writer: int, flush_rows: int = 20_000) -> None:
         self.dir = run_dir / PARTS
@@ -34,8 +34,8 @@ class PartWriter:
         self.counts: dict[str, int] = dict.fromkeys(TABLES, 0)
         self.seq = 0
         self.marked_at_seq: int | None = None
-        # The first Parquet write of a process costs some 0.4 s of one-time set-up: pay it now,
-        # before the schedule starts, not as a stall of every user at the first flush.
+        # The first Parquet write of a process has a one-time set-up cost: pay it now, before
+        # the schedule starts, not as a stall of every user at the first flush.
         pq.write_table(TABLES["requests"].empty_table(), io.BytesIO())
 
     def add(self, table: str, row: dict[str, Any]) -> None:
@@ -82,7 +82,7 @@ class PartWriter:
 
 
 def table_from_dicts(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:
-    """Column by column (``pa.Table.from_pylist`` is an order of magnitude slower)."""
+    """Column by column, which is much cheaper than ``pa.Table.from_pylist``."""
     return pa.Table.from_arrays(
         [pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema], schema=schema
     )

@@ -5,9 +5,10 @@ FastHttpSession would give it, so Locust's statistics, CSVs and web UI stay as t
 
 FastHttpSession's own path (URL building, a header dict copied and merged per request, a
 ``FastRequest``, the user agent's retry/redirect/status machinery, a ``ResponseContextManager``
-and its ``success``/``failure`` bookkeeping) cost about a quarter of a loop's requests/s; none of
-it is needed when the URL, headers and body are prepared once and every response is checked by
-the journey anyway. Journeys send no cookies and follow no redirects (the spec has none)."""
+and its ``success``/``failure`` bookkeeping) is a large share of a request's cost (figures:
+docs/performance.md), and none of it is needed when the URL, headers and body are prepared once
+and every response is checked by the journey anyway. Journeys send no cookies and follow no
+redirects (the spec has none)."""
 
 from __future__ import annotations
 

@@ -92,9 +92,8 @@ class Session:
         self.identities = resolve_identities(self.opts.tokens)
         self.plan = build_plan(self.opts, self.identities)
         self.pool = self.plan.pool_size()
-        # The plan (every order's calls) lives as long as the process: out of the cyclic GC's
-        # sight, a full collection during the run no longer walks it (a pause that showed as
-        # start lateness).
+        # The plan (every order's calls) lives as long as the process: frozen out of the cyclic
+        # GC's sight, so a full collection during the run does not walk it and stall requests.
         gc.collect()
         gc.freeze()
 

@@ -1,3 +1,5 @@
 """orderflow: one set of order rules driven three ways (in-process, simulation, load test)."""
 
-__version__ = "0.1.0"
+from reference_api.version import __version__
+
+__all__ = ["__version__"]

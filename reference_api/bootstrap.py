@@ -10,7 +10,7 @@ from reference_api.clock import Clock, ManualClock
 from reference_api.dispatch import DispatchPolicy
 from reference_api.events import EventSink
 from reference_api.policy import Policy
-from reference_api.service import OrderService
+from reference_api.service import OrderService, RefundGateway
 from reference_api.store.base import Store
 from reference_api.store.memory import MemoryStore
 
@@ -27,6 +27,7 @@ def bootstrap(
     policy: Policy | None = None,
     otp_secret: bytes = DEFAULT_SECRET,
     dispatch: DispatchPolicy | None = None,
+    refunds: RefundGateway | None = None,
     sinks: Iterable[EventSink] = (),
 ) -> OrderService:
     return OrderService(
@@ -36,5 +37,6 @@ def bootstrap(
         policy=policy,
         otp_secret=otp_secret,
         dispatch=dispatch,
+        refunds=refunds,
         sinks=sinks,
     )

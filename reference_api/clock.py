@@ -44,7 +44,3 @@ _SECONDS = tuple(f"{s:02d}Z" for s in range(60))
 @lru_cache(maxsize=4096)
 def _iso_minute(minute: int) -> str:
     return datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:")
-
-
-def iso_precise(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

@@ -9,6 +9,8 @@ import math
 from collections import OrderedDict
 from typing import Protocol
 
+from reference_api.geo import KM_PER_DEG_LAT
+
 
 class DispatchPolicy(Protocol):
     def rider_available(self, rider_id: str, lat: float, lon: float) -> None: ...
@@ -39,7 +41,7 @@ class GridIndex:
     __slots__ = ("_cell", "_cells", "_coslat", "_where")
 
     def __init__(self, cell_km: float = 1.0, ref_lat: float = 19.07) -> None:
-        self._cell = cell_km / 111.32  # degrees of latitude per cell
+        self._cell = cell_km / KM_PER_DEG_LAT  # degrees of latitude per cell
         self._coslat = math.cos(math.radians(ref_lat))
         self._cells: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}
         #: key -> (cell i, cell j, x, y): the plain scan reads positions from here directly

@@ -51,7 +51,3 @@ _ROWS = (
 )
 
 ENDPOINTS: dict[str, Endpoint] = {e.operation: e for e in _ROWS}
-
-
-def endpoint_name(operation: str) -> str:
-    return ENDPOINTS[operation].name

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 
-EARTH_RADIUS_KM = 6371.0088
+EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG), for great-circle distances
+#: Lengths of a degree on the WGS84 ellipsoid, for turning km offsets into degrees: a degree of
+#: latitude (at the equator), and a degree of longitude at the equator (times cos(latitude)
+#: elsewhere). The simulated city's coordinates, and so its golden outputs, are built with these.
+KM_PER_DEG_LAT = 110.574
+KM_PER_DEG_LON_EQUATOR = 111.320
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

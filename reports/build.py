@@ -8,7 +8,6 @@ compare equal and a summary can be committed as a golden file.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from reports.kind_report import KindReport
 from reports.page import render
 from reports.rundir import RunDir, RunDirError, open_run
 from reports.thresholds import Threshold, ThresholdError, merge
+from sim.kpis import json_ready
 
 DEFAULT_PERCENTILES = (50.0, 95.0, 99.0)
 
@@ -142,9 +142,10 @@ def build_report(
         **report.summary,
     }
     summary_path = out / "summary.json"
+    # 9 significant digits: exact enough for any check, whatever the value's scale.
+    plain = json_ready(summary, 9, significant=True)
     summary_path.write_text(
-        json.dumps(clean_json(summary), indent=2, sort_keys=True, allow_nan=False) + "\n",
-        encoding="utf-8",
+        json.dumps(plain, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8"
     )
     tables: list[Path] = []
     for name, frame in {**report.tables, "thresholds.csv": _threshold_frame(ev)}.items():
@@ -163,19 +164,3 @@ def _threshold_frame(ev: Evaluation) -> Any:
 
     cols = ["metric", "condition", "source", "status", "value", "shown"]
     return pd.DataFrame([r.as_dict() for r in ev.results], columns=cols)
-
-
-def clean_json(value: Any) -> Any:
-    """Plain JSON values: numpy scalars unwrapped, NaN/inf as null, floats to 9 significant
-    digits (stable across platforms' last-bit differences, exact enough for any check)."""
-    if isinstance(value, dict):
-        return {str(k): clean_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean_json(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float):
-        return float(f"{value:.9g}") if math.isfinite(value) else None
-    if isinstance(value, Path):
-        return str(value)
-    return value

@@ -53,14 +53,14 @@ def grid(
     height = cell_h * rows + 0.4
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
-    # Fixed margins instead of tight_layout, which costs seconds on a grid of many panels.
+    # Fixed margins instead of tight_layout, which is slow on a grid of many panels.
     fig.subplots_adjust(
         left=0.07, right=0.98, bottom=0.55 / height, top=1 - 0.35 / height, wspace=0.3, hspace=0.75
     )
     _FIXED_LAYOUT.add(fig)
     flat = [ax for row in axes for ax in row]
     for ax in flat:
-        # Few ticks per small panel: drawing ticks is most of the cost of a grid of panels.
+        # Few ticks per small panel: tick drawing dominates the cost of a grid of panels.
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.yaxis.set_major_locator(MaxNLocator(4))
     for ax in flat[n:]:

@@ -15,11 +15,9 @@ from reports.rundir import RunDir
 from reports.timebuckets import pct_label
 
 
-def _records(frame: pd.DataFrame, key: str) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for name, row in frame.iterrows():
-        out[str(name)] = {str(k): v.item() if hasattr(v, "item") else v for k, v in row.items()}
-    return out
+def _records(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Rows by index label; ``build_report`` turns the NumPy values into plain JSON."""
+    return {str(name): {str(k): v for k, v in row.items()} for name, row in frame.iterrows()}
 
 
 def summary(run: RunDir, a: LoadAnalysis) -> dict[str, Any]:
@@ -31,13 +29,13 @@ def summary(run: RunDir, a: LoadAnalysis) -> dict[str, Any]:
         "percentiles": list(a.percentiles),
         "bucket_s": a.bucket_s,
         "requests": dict(a.overall),
-        "endpoints": _records(a.endpoints, "endpoint"),
+        "endpoints": _records(a.endpoints),
     }
     if a.ws is not None:
         metric = a.metrics.get("ws_delay")
         data["websocket"] = {
             "events": 0 if metric is None else metric.count,
-            "by_event_type": _records(a.ws, "event_type") if not a.ws.empty else {},
+            "by_event_type": _records(a.ws) if not a.ws.empty else {},
         }
     if a.journeys is not None:
         j = a.journeys

@@ -1,6 +1,6 @@
 """Open a report in headless Chromium: collect console errors and network attempts, count the
 charts, take a screenshot. Used by the browser tests and by ``make screenshots``
-(``python -m reports.screenshot``), which regenerates the README's images under docs/images/.
+(``python -m orderflow.screenshots``), which regenerates the README's images under docs/images/.
 
 Playwright drives the system's Chromium (Debian's ``/usr/bin/chromium``); it never downloads a
 browser of its own.
@@ -8,11 +8,8 @@ browser of its own.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-SCREENSHOT_LOAD_THRESHOLDS = (
-    "GET /api/orders/[id]/=p95 < 50ms",
-    "errors=rate < 1%",
-    "late_starts=p99 < 100ms",
-)
 
 
 def chromium_path() -> str | None:
@@ -114,45 +104,3 @@ def _check(page: Page, html: Path, screenshot: Path | None) -> PageCheck:
         page.screenshot(path=str(screenshot))
     page.close()
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Make small real runs (simulation, sweep, load test against a local server), report them
-    and screenshot each report kind into ``--out`` (default docs/images)."""
-    from reports import runs
-    from reports.build import build_report
-    from reports.thresholds import parse_flag
-
-    parser = argparse.ArgumentParser(prog="python -m reports.screenshot", description=main.__doc__)
-    parser.add_argument("--out", type=Path, default=Path("docs/images"))
-    args = parser.parse_args(argv)
-    if chromium_path() is None:
-        print("no Chromium found: apt-get install chromium", file=sys.stderr)
-        return 1
-    with tempfile.TemporaryDirectory(prefix="orderflow-shots-") as tmp:
-        work = Path(tmp)
-        print("1/4 simulating the baseline scenario ...", flush=True)
-        sim = runs.simulate(work / "sim", replications=3)
-        print("2/4 sweeping the fleet size ...", flush=True)
-        swp = runs.sweep(work / "sweep", "fleet.riders=16:48:8")
-        print("3/4 replaying the timeline against a local server ...", flush=True)
-        with runs.served(work / "server.db") as url:
-            load = runs.loadtest(url, work / "load", sim, quiet=True)
-        print("4/4 reports and screenshots ...", flush=True)
-        # Thresholds that show what a breach looks like on the load test's charts.
-        load_flags = [parse_flag(t) for t in SCREENSHOT_LOAD_THRESHOLDS]
-        named = (
-            ("report-loadtest", build_report(load, flags=load_flags)),
-            ("report-simulation", build_report(sim)),
-            ("report-sweep", build_report(swp)),
-        )
-        pages: list[tuple[Path, Path | None]] = [
-            (result.html, args.out / f"{name}.png") for name, result in named
-        ]
-        for (_, png), check in zip(pages, check_pages(pages, height=1400), strict=True):
-            print(f"  {png}  ({check.charts} charts, verdict: {check.verdict})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from reports.charts import SLA_COLOUR, figure, grid, hide_if_empty, to_svg
-from reports.simrun import FUNNEL_PATH, HEADLINE_KPIS, SimAnalysis
+from reports.simrun import FUNNEL_PATH, SimAnalysis
+from sim.kpis import HEADLINE_KPIS
 
 
 def phase_distributions(s: SimAnalysis) -> str:

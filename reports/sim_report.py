@@ -10,7 +10,8 @@ from reports import sim_charts
 from reports.kind_report import KindReport
 from reports.page import Section
 from reports.rundir import RunDir
-from reports.simrun import HEADLINE_KPIS, SimAnalysis
+from reports.simrun import SimAnalysis
+from sim.kpis import HEADLINE_KPIS
 
 
 def _table_dict(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:

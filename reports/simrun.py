@@ -21,7 +21,8 @@ from reports.evaluate import FloatArray, MetricData
 from reports.rundir import RunDir, RunDirError
 from reports.thresholds import Threshold, Unit
 from reports.timebuckets import pct_label
-from sim.kpis import CANCEL_REASONS, PHASE_SPANS
+from scenarios.schema import clock_seconds
+from sim.kpis import CANCEL_REASONS, HEADLINE_KPIS, PHASE_SPANS
 
 #: Phase name → (from timestamp, to timestamp): the simulation's own phase definitions.
 PHASES: dict[str, tuple[str, str]] = {name: (a, b) for name, a, b in PHASE_SPANS}
@@ -45,25 +46,6 @@ SIM_METRICS: dict[str, str] = {
     "rider_utilisation": "share of on-shift riders busy, per resource sample",
     "kitchen_utilisation": "share of kitchen slots in use, per resource sample",
 }
-#: KPIs of the simulation's summary shown first (all of them go to kpis.csv).
-HEADLINE_KPIS = (
-    "orders_in_window",
-    "delivered_share",
-    "click_to_confirm_p95_min",
-    "click_to_door_p50_min",
-    "click_to_door_p95_min",
-    "rider_wait_at_restaurant_mean_min",
-    "wait_for_rider_mean_min",
-    "lateness_mean_min",
-    "late_share",
-    "sla_breach_click_to_door",
-    "sla_breach_click_to_confirm",
-    "sla_breach_rider_wait",
-    "cancelled",
-    "rider_utilisation",
-    "kitchen_utilisation",
-    "orders_per_rider_hour",
-)
 _ORDER_COLUMNS = (
     "replication",
     "placed",
@@ -240,10 +222,9 @@ def _sim_kpis(run: RunDir) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _period_start_s(scenario: dict[str, Any]) -> float:
     """Phase timestamps count from the period's start (``[period] start = "HH:MM"``)."""
     start = str(scenario.get("period", {}).get("start", "00:00"))
-    hours, _, minutes = start.partition(":")
     try:
-        return int(hours) * 3600.0 + int(minutes or 0) * 60.0
-    except ValueError:
+        return clock_seconds(start)
+    except ValueError:  # a hand-edited scenario.toml: report times from the period's start
         return 0.0
 
 

@@ -13,9 +13,11 @@ from reports.kind_report import KindReport
 from reports.page import Section
 from reports.rundir import RunDir
 from reports.sweeprun import SweepAnalysis
+from sim.kpis import HEADLINE_KPIS
 
-#: At most this many KPI panels; the CSV has all of them.
-MAX_PANELS = 12
+#: At most this many KPI panels (every headline KPI when no threshold adds another); the CSV
+#: has all of them.
+MAX_PANELS = len(HEADLINE_KPIS)
 
 
 def _series(w: SweepAnalysis) -> list[tuple[str, pd.DataFrame]]:

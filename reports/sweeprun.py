@@ -22,25 +22,11 @@ import pandas as pd
 from reports.evaluate import MetricData
 from reports.rundir import RunDir, RunDirError
 from reports.thresholds import Condition, Threshold, Unit
+from sim.kpis import HEADLINE_KPIS
 
 CI_SUFFIXES = (".ci_low", ".ci_high")
 #: KPI column suffix → factor from the KPI's unit to the threshold's normalised unit (ms).
 UNIT_SUFFIXES: dict[str, float] = {"_min": 60_000.0, "_s": 1000.0, "_ms": 1.0}
-#: KPIs a capacity planner looks at first (charted when present).
-HEADLINE = (
-    "click_to_door_p95_min",
-    "click_to_door_mean_min",
-    "sla_breach_click_to_door",
-    "sla_breach_click_to_confirm",
-    "sla_breach_rider_wait",
-    "wait_for_rider_mean_min",
-    "late_share",
-    "delivered_share",
-    "rider_utilisation",
-    "kitchen_utilisation",
-    "orders_per_rider_hour",
-    "cancelled",
-)
 
 
 @dataclass
@@ -143,7 +129,7 @@ def analyse(run: RunDir, thresholds: Sequence[Threshold]) -> SweepAnalysis:
             "smallest_with_95pct_confidence",
         ],
     )
-    panels = list(targets) + [k for k in HEADLINE if k in kpis and k not in targets]
+    panels = list(targets) + [k for k in HEADLINE_KPIS if k in kpis and k not in targets]
     return SweepAnalysis(params, table, kpis, choices, panels, targets)
 
 

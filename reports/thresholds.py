@@ -65,9 +65,6 @@ class Condition:
     def holds(self, value: float) -> bool:
         return OPERATORS[self.op](value, self.limit)
 
-    def format_value(self, value: float) -> str:
-        return format_quantity(value, self.unit)
-
 
 @dataclass(frozen=True, slots=True)
 class Threshold:

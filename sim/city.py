@@ -9,10 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from reference_api.geo import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQUATOR
 from scenarios.schema import Hotspot, Scenario
-
-KM_PER_DEG_LAT = 110.574
-KM_PER_DEG_LON_EQUATOR = 111.320
 
 FloatArray = np.ndarray[tuple[int], np.dtype[np.float64]]
 IntMatrix = np.ndarray[tuple[int, int], np.dtype[np.int64]]

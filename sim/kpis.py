@@ -4,18 +4,19 @@ within one are not).
 
 KPIs are computed only from the run's tables (the orders table and the utilisation integrals),
 over orders that arrived inside the observation window (after warm-up, before cool-down).
-Durations are in minutes; shares are fractions of 0..1.
+Durations are in minutes; shares are fractions of 0..1. Also here, for every layer that shows
+or writes KPIs: the headline list (``HEADLINE``) and the JSON normaliser (``json_ready``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
-from scipy import stats
 
 from scenarios.schema import Scenario
 from sim.codes import REASONS, ROLES
@@ -33,6 +34,35 @@ PHASE_SPANS = (
     ("wait_for_rider", "confirmed", "assigned"),
 )
 FloatArray = np.ndarray[tuple[int], np.dtype[np.float64]]
+
+
+class HeadlineKpi(NamedTuple):
+    name: str  # the key in summary.json's ``kpis``
+    label: str  # short, for a terminal table
+    unit: str  # "%" for a share, "min" for a duration, "" for a count
+
+
+#: The KPIs a reader looks at first, in this order. `orderflow simulate`'s end-of-run table, the
+#: simulation report and the sweep's charts all show these, so they are listed here once.
+HEADLINE = (
+    HeadlineKpi("orders_in_window", "orders (in window)", ""),
+    HeadlineKpi("delivered_share", "delivered", "%"),
+    HeadlineKpi("click_to_confirm_p95_min", "click->confirm p95", "min"),
+    HeadlineKpi("click_to_door_p50_min", "click->door p50", "min"),
+    HeadlineKpi("click_to_door_p95_min", "click->door p95", "min"),
+    HeadlineKpi("rider_wait_at_restaurant_mean_min", "rider wait at restaurant", "min"),
+    HeadlineKpi("wait_for_rider_mean_min", "wait for a rider", "min"),
+    HeadlineKpi("lateness_mean_min", "lateness vs promise", "min"),
+    HeadlineKpi("late_share", "late vs promise", "%"),
+    HeadlineKpi("sla_breach_click_to_door", "SLA breach click->door", "%"),
+    HeadlineKpi("sla_breach_click_to_confirm", "SLA breach click->confirm", "%"),
+    HeadlineKpi("sla_breach_rider_wait", "SLA breach rider wait", "%"),
+    HeadlineKpi("cancelled", "cancelled", ""),
+    HeadlineKpi("rider_utilisation", "rider utilisation", "%"),
+    HeadlineKpi("kitchen_utilisation", "kitchen utilisation", "%"),
+    HeadlineKpi("orders_per_rider_hour", "orders per rider-hour", ""),
+)
+HEADLINE_KPIS = tuple(k.name for k in HEADLINE)
 #: Endings that are cancellations (rejections and payment failures are counted apart).
 CANCEL_REASONS = [
     "customer_changed_mind",
@@ -122,6 +152,8 @@ def confidence(values: Sequence[float], level: float = 0.95) -> dict[str, Any]:
     mean = float(xs.mean())
     if n < 2:
         return {"mean": mean, "ci_low": None, "ci_high": None, "half_width": None, "n": n}
+    from scipy import stats  # here: the reports import this module for HEADLINE and json_ready
+
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * xs.std(ddof=1) / math.sqrt(n))
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "half_width": half, "n": n}
 
@@ -131,12 +163,21 @@ def aggregate(per_replication: Sequence[Mapping[str, float]]) -> dict[str, dict[
     return {name: confidence([k[name] for k in per_replication]) for name in names}
 
 
-def rounded(value: Any, digits: int = 6) -> Any:
-    """JSON-friendly: floats rounded (stable text), NaN as null, containers recursively."""
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else round(value, digits)
+def json_ready(value: Any, digits: int = 6, *, significant: bool = False) -> Any:
+    """Plain JSON data for the run directories and reports, whose files must read the same on
+    every machine: NumPy/pandas scalars unwrapped, NaN and infinities as null, keys and paths
+    as text, containers recursively, and floats rounded (to ``digits`` decimal places, or to
+    ``digits`` significant digits with ``significant``) so last-bit differences do not show."""
     if isinstance(value, dict):
-        return {k: rounded(v, digits) for k, v in value.items()}
+        return {str(k): json_ready(v, digits, significant=significant) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [rounded(v, digits) for v in value]
+        return [json_ready(v, digits, significant=significant) for v in value]
+    if not isinstance(value, float | str | bytes) and hasattr(value, "item"):
+        value = value.item()  # np.float64 is a float already, and rounds as it always did
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return float(f"{value:.{digits}g}") if significant else round(value, digits)
+    if isinstance(value, Path):
+        return str(value)
     return value

@@ -17,13 +17,10 @@ from sim.codes import PHASES
 
 NAN = math.nan
 
-#: Bit positions of a packed API call: role, endpoint and outcome codes take 8 bits each (a few
-#: dozen values), the parameters code the 32 above them.
+#: Bit positions of a packed API call (``role | ep << EP_SHIFT | out << OUTCOME_SHIFT | params
+#: << PARAMS_SHIFT``, written inline on the model's hot path): role, endpoint and outcome codes
+#: take 8 bits each (a few dozen values), the parameters code the 32 above them.
 ROLE_SHIFT, EP_SHIFT, OUTCOME_SHIFT, PARAMS_SHIFT = 0, 8, 16, 24
-
-
-def pack_call(role: int, ep: int, out: int, params: int) -> int:
-    return role | ep << EP_SHIFT | out << OUTCOME_SHIFT | params << PARAMS_SHIFT
 
 
 #: A column's appended values move into a NumPy chunk once this many are buffered.
@@ -110,8 +107,8 @@ class Recorder:
         self.call_t = Column(np.float64)
         self.call_order = Column(np.int64)
         self.call_rider = Column(np.int64)
-        #: role, endpoint, outcome and parameters code of a call packed into one integer
-        #: (``pack_call``): one append per call instead of four
+        #: role, endpoint, outcome and parameters code of a call packed into one integer (see
+        #: ``ROLE_SHIFT``): one append per call instead of four
         self.call_key = Column(np.int64)
         # tracking history
         self.ev_order = Column(np.int64)
@@ -136,12 +133,6 @@ class Recorder:
         # resource samples
         self.res_t = Column(np.float64)
         self.res_cols: dict[str, Column] = {}
-
-    def call(self, t: float, order: int, rider: int, role: int, ep: int, out: int, p: int) -> None:
-        self.call_t.append(t)
-        self.call_order.append(order)
-        self.call_rider.append(rider)
-        self.call_key.append(pack_call(role, ep, out, p))
 
     def _call_field(self, shift: int, bits: int = 8) -> np.ndarray[Any, Any]:
         keys = self.call_key.values()

@@ -16,9 +16,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orderflow import __version__
+from reference_api.version import __version__
 from scenarios.loader import LoadedScenario
-from sim.kpis import aggregate, rounded
+from sim.kpis import aggregate, json_ready
 from sim.runner import TABLES, ReplicationOutput
 
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -37,7 +37,7 @@ def write_parquet(table: pa.Table, path: Path) -> None:
 
 
 def write_json(data: Any, path: Path) -> None:
-    text = json.dumps(rounded(data), indent=2, sort_keys=True, allow_nan=False)
+    text = json.dumps(json_ready(data), indent=2, sort_keys=True, allow_nan=False)
     path.write_text(text + "\n", encoding="utf-8")
 
 

@@ -12,6 +12,8 @@ import random
 
 import numpy as np
 
+from reference_api.service.refunds import RefundGateway, gateway_for
+
 STREAMS = (
     "city",
     "arrivals",
@@ -22,6 +24,7 @@ STREAMS = (
     "handover",
     "otp",
     "service",
+    "refunds",
 )
 
 
@@ -39,3 +42,9 @@ def service_rng(gen: np.random.Generator) -> random.Random:
     """The reference service draws ids, order numbers and OTP nonces from a ``random.Random``;
     seed it from its own stream so it never perturbs the model's draws."""
     return random.Random(int(gen.integers(0, 2**63 - 1)))
+
+
+def refund_gateway(failure_rate: float, gen: np.random.Generator) -> RefundGateway:
+    """Refund outcomes from their own stream: whether a refund fails never depends on how many
+    ids or codes the service drew before it."""
+    return gateway_for(failure_rate, random.Random(int(gen.integers(0, 2**63 - 1))))

@@ -13,9 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from orderflow import __version__
+from reference_api.version import __version__
 from scenarios.loader import LoadedScenario, ScenarioError, load_scenario
-from sim.kpis import aggregate, rounded
+from sim.kpis import aggregate, json_ready
 from sim.rundir import write_json, write_parquet
 from sim.runner import default_jobs, run_many
 
@@ -110,7 +110,7 @@ def run_sweep(
             row[name] = ci["mean"]
             row[f"{name}.ci_low"] = ci["ci_low"]
             row[f"{name}.ci_high"] = ci["ci_high"]
-        rows.append(rounded(row))
+        rows.append(json_ready(row))
     table = pa.Table.from_pylist(rows)
     target = out or Path("runs") / f"sweep-{base.scenario.name}-s{seed}"
     target.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.speedup > 0 or not args.duration > 0:
         print("orderflow demo: --speedup and --duration must be > 0", file=sys.stderr)
         return 2
-    from reports import runs
+    from orderflow import runs
     from reports.build import build_report
     from reports.check import print_evaluation
     from reports.rundir import RunDirError

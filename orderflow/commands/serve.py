@@ -1,4 +1,4 @@
-"""`orderflow serve`: the reference API over HTTP and WebSocket on SQLite (see README)."""
+"""`orderflow serve`: the reference API over HTTP and WebSocket on SQLite (see docs/server.md)."""
 
 from __future__ import annotations
 

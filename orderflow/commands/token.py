@@ -1,4 +1,4 @@
-"""`orderflow token`: a signed JWT for a fixture user, or the whole tokens file (see README)."""
+"""`orderflow token`: a signed JWT for a fixture user, or the whole tokens file (docs/server.md)."""
 
 from __future__ import annotations
 

@@ -17,104 +17,52 @@ writers cannot both read a state and then both write it) and commits. A domain e
 (``OrderflowError``) also commits, because the service only writes before raising what it means
 to keep (a counted wrong OTP attempt); any other exception rolls back.
 
-The order aggregate is stored whole as JSON (with orjson: the codec runs on every request)
-beside indexed columns for the lookups the service makes (owner, rider, status, placement).
+The order aggregate is stored whole as JSON (``store.codec``) beside indexed columns for the
+lookups the service makes (owner, rider, status, placement); the tables and what opening a file
+does are in ``store.sqlite_schema``, both derived from the model's declarations.
 
 With a ``render_detail`` function (the server passes the HTTP detail renderer) each write also
 stores the order's rendered detail document (``detail``), in the same statement as the aggregate,
 so a read of an order is one indexed ``SELECT`` of its owner ids and those bytes: no decode, no
 render (``order_detail_row``). A NULL ``detail`` (a database from before the column, or rows
-written by a store without a renderer) means "render it from the aggregate". The renderer's
-output for sample orders is fingerprinted in ``meta``: when a new version renders them
-differently, every stored document is dropped at open, so none is ever stale against the code.
+written by a store without a renderer) means "render it from the aggregate"; a file whose
+documents a new version would render differently loses them at open, so none is ever stale.
 Within one transaction an identity map hands out the same ``Order`` object for the same id, as
 the in-memory store does, so nested service calls see each other's changes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from reference_api.errors import OrderflowError
-from reference_api.model import (
-    Address,
-    Order,
-    OrderItem,
-    OtpRecord,
-    Refund,
-    Rider,
-    Timer,
-    TrackingEntry,
-    User,
-    Vendor,
-)
-from reference_api.statuses import DISPATCHABLE, RESTAURANT_QUEUE, OrderStatus
+from reference_api.model import Order, Rider, Timer, User, Vendor
+from reference_api.states import TimerKind
+from reference_api.statuses import DISPATCHABLE, RESTAURANT_QUEUE
 from reference_api.store.base import OrderQuery
+from reference_api.store.codec import order_from_json, order_to_json
+from reference_api.store.sqlite_schema import (
+    INSERT_ORDER,
+    RIDERS,
+    UPDATE_ORDER,
+    USERS,
+    VENDORS,
+    order_columns,
+    prepare,
+    saved_columns,
+)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS orders (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    order_number TEXT NOT NULL UNIQUE,
-    customer_id TEXT NOT NULL,
-    vendor_id TEXT NOT NULL,
-    rider_id TEXT,
-    status TEXT NOT NULL,
-    placed_at REAL NOT NULL,
-    confirmed_at REAL,
-    data TEXT NOT NULL,
-    detail BLOB
-);
-CREATE INDEX IF NOT EXISTS orders_by_customer ON orders (customer_id, seq);
-CREATE INDEX IF NOT EXISTS orders_by_vendor ON orders (vendor_id, status, seq);
-CREATE INDEX IF NOT EXISTS orders_by_rider ON orders (rider_id, seq);
-CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status, rider_id);
-CREATE TABLE IF NOT EXISTS vendors (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    owner_user_id TEXT NOT NULL,
-    latitude REAL NOT NULL,
-    longitude REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS riders (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    available INTEGER NOT NULL,
-    latitude REAL,
-    longitude REAL,
-    current_order_id TEXT,
-    location_updated_at REAL
-);
-CREATE TABLE IF NOT EXISTS timers (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    due REAL NOT NULL,
-    kind TEXT NOT NULL,
-    order_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due, seq);
--- one pending timer per order and kind (files from before this rule keep the latest of each)
-DELETE FROM timers WHERE seq NOT IN (SELECT MAX(seq) FROM timers GROUP BY order_id, kind);
-CREATE UNIQUE INDEX IF NOT EXISTS timers_by_order ON timers (order_id, kind);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
+__all__ = ["SqliteStore", "order_from_json", "order_to_json"]
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+#: Timer kinds by stored text; a kind the service does not know (the port's tests arm made-up
+#: ones, as the memory store allows) comes back as the text it was armed with.
+_TIMER_KINDS: dict[str, Any] = {kind.value: kind for kind in TimerKind}
 
 
 class SqliteStore:
@@ -139,37 +87,13 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute(f"PRAGMA synchronous = {mode}")
         self._db.execute("PRAGMA foreign_keys = OFF")
-        self._db.executescript(SCHEMA)
+        prepare(self._db, render_detail)
         self._render = render_detail
-        self._prepare_details()
         self._depth = 0
         self._identity: dict[str, Order] = {}
 
     def close(self) -> None:
         self._db.close()
-
-    def _prepare_details(self) -> None:
-        """Add the ``detail`` column to an older database, and drop every stored document when
-        the renderer's output for the sample orders differs from what the database was written
-        with (a new version of the response shape)."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(orders)")}
-        if "detail" not in columns:
-            self._db.execute("ALTER TABLE orders ADD COLUMN detail BLOB")
-        if self._render is None:
-            return  # this store writes NULL documents: nothing it leaves can be stale
-        digest = hashlib.sha256()
-        for sample in _DETAIL_SAMPLES:
-            digest.update(self._render(order_from_json(sample)))
-        fingerprint = digest.hexdigest()
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'detail_format'").fetchone()
-        if row is None or row[0] != fingerprint:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("UPDATE orders SET detail = NULL WHERE detail IS NOT NULL")
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('detail_format', ?)",
-                (fingerprint,),
-            )
-            self._db.execute("COMMIT")
 
     def _detail(self, order: Order) -> bytes | None:
         return None if self._render is None else self._render(order)
@@ -229,36 +153,15 @@ class SqliteStore:
 
     def add_order(self, order: Order) -> None:
         self._db.execute(
-            "INSERT INTO orders (id, order_number, customer_id, vendor_id, rider_id, status, "
-            "placed_at, confirmed_at, data, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                order.id,
-                order.order_number,
-                order.customer_id,
-                order.vendor_id,
-                order.rider_id,
-                order.status.value,
-                order.placed_at,
-                order.confirmed_at,
-                order_to_json(order),
-                self._detail(order),
-            ),
+            INSERT_ORDER, (*order_columns(order), order_to_json(order), self._detail(order))
         )
         if self._depth:
             self._identity[order.id] = order
 
     def save_order(self, order: Order) -> None:
         self._db.execute(
-            "UPDATE orders SET rider_id = ?, status = ?, confirmed_at = ?, data = ?, detail = ? "
-            "WHERE id = ?",
-            (
-                order.rider_id,
-                order.status.value,
-                order.confirmed_at,
-                order_to_json(order),
-                self._detail(order),
-                order.id,
-            ),
+            UPDATE_ORDER,
+            (*saved_columns(order), order_to_json(order), self._detail(order), order.id),
         )
         if self._depth:
             self._identity[order.id] = order
@@ -323,47 +226,31 @@ class SqliteStore:
 
     # people and places ---------------------------------------------------------------------
     def add_vendor(self, vendor: Vendor) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO vendors VALUES (?, ?, ?, ?, ?)",
-            (vendor.id, vendor.name, vendor.owner_user_id, vendor.latitude, vendor.longitude),
-        )
+        self._db.execute(VENDORS.insert, VENDORS.row(vendor))
 
     def get_vendor(self, vendor_id: str) -> Vendor | None:
-        row = self._db.execute("SELECT * FROM vendors WHERE id = ?", (vendor_id,)).fetchone()
-        return None if row is None else Vendor(*row)
+        row = self._db.execute(VENDORS.select_one, (vendor_id,)).fetchone()
+        return None if row is None else VENDORS.load(row)
 
     def vendors(self) -> list[Vendor]:
-        return [Vendor(*r) for r in self._db.execute("SELECT * FROM vendors ORDER BY rowid")]
+        return [VENDORS.load(r) for r in self._db.execute(VENDORS.select_all)]
 
     def add_user(self, user: User) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO users VALUES (?, ?, ?)", (user.id, user.name, user.role)
-        )
+        self._db.execute(USERS.insert, USERS.row(user))
 
     def get_user(self, user_id: str) -> User | None:
-        row = self._db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
-        return None if row is None else User(*row)
+        row = self._db.execute(USERS.select_one, (user_id,)).fetchone()
+        return None if row is None else USERS.load(row)
 
     def get_rider(self, rider_id: str) -> Rider | None:
-        row = self._db.execute("SELECT * FROM riders WHERE id = ?", (rider_id,)).fetchone()
-        return None if row is None else _rider(row)
+        row = self._db.execute(RIDERS.select_one, (rider_id,)).fetchone()
+        return None if row is None else RIDERS.load(row)
 
     def save_rider(self, rider: Rider) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO riders VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                rider.id,
-                rider.name,
-                int(rider.available),
-                rider.latitude,
-                rider.longitude,
-                rider.current_order_id,
-                rider.location_updated_at,
-            ),
-        )
+        self._db.execute(RIDERS.insert, RIDERS.row(rider))
 
     def riders(self) -> list[Rider]:
-        return [_rider(r) for r in self._db.execute("SELECT * FROM riders ORDER BY rowid")]
+        return [RIDERS.load(r) for r in self._db.execute(RIDERS.select_all)]
 
     # timers --------------------------------------------------------------------------------
     def add_timer(self, timer: Timer) -> None:
@@ -381,211 +268,9 @@ class SqliteStore:
         ).fetchall()
         if rows:
             self._db.executemany("DELETE FROM timers WHERE seq = ?", [(r[0],) for r in rows])
-        return [Timer(due, kind, order_id) for _, due, kind, order_id in rows]
+        kinds = _TIMER_KINDS
+        return [Timer(due, kinds.get(kind, kind), order_id) for _, due, kind, order_id in rows]
 
     def next_timer_due(self) -> float | None:
         (due,) = self._db.execute("SELECT MIN(due) FROM timers").fetchone()
         return None if due is None else float(due)
-
-
-def _rider(row: tuple[Any, ...]) -> Rider:
-    rid, name, available, lat, lon, current, updated = row
-    return Rider(rid, name, bool(available), lat, lon, current, updated)
-
-
-# ------------------------------------------------------------------------- aggregate codec
-def order_to_json(order: Order) -> str:
-    refund = order.refund
-    addr = order.address
-    doc: dict[str, Any] = {
-        "id": order.id,
-        "order_number": order.order_number,
-        "customer_id": order.customer_id,
-        "customer_name": order.customer_name,
-        "vendor_id": order.vendor_id,
-        "vendor_name": order.vendor_name,
-        "status": order.status.value,
-        "items": [[i.name, i.quantity, str(i.unit_price), i.menu_item] for i in order.items],
-        "address": [addr.title, addr.address_line_1, addr.latitude, addr.longitude, addr.id],
-        "restaurant_lat": order.restaurant_lat,
-        "restaurant_lon": order.restaurant_lon,
-        "subtotal": str(order.subtotal),
-        "delivery_fee": str(order.delivery_fee),
-        "tax_amount": str(order.tax_amount),
-        "total_amount": str(order.total_amount),
-        "payment_method": order.payment_method,
-        "payment_status": order.payment_status,
-        "placed_at": order.placed_at,
-        "estimated_delivery_time": order.estimated_delivery_time,
-        "delivery_status": order.delivery_status,
-        "rider_id": order.rider_id,
-        "rider_name": order.rider_name,
-        "prep_minutes": order.prep_minutes,
-        "confirmed_at": order.confirmed_at,
-        "estimated_ready_time": order.estimated_ready_time,
-        "ready_at": order.ready_at,
-        "picked_up_at": order.picked_up_at,
-        "delivered_at": order.delivered_at,
-        "cancelled_at": order.cancelled_at,
-        "cancel_reason": order.cancel_reason,
-        "cancelled_by": order.cancelled_by,
-        "delivery_notes": order.delivery_notes,
-        "refund": None
-        if refund is None
-        else [refund.id, str(refund.amount), refund.status, refund.created_at, refund.updated_at],
-        "otps": {
-            kind: [
-                r.type,
-                r.nonce,
-                r.issued_at,
-                r.expires_at,
-                r.attempts,
-                r.resends,
-                r.verified,
-                r.consumed,
-            ]
-            for kind, r in order.otps.items()
-        },
-        "history": [
-            [
-                e.id,
-                e.status,
-                e.description,
-                e.created_at,
-                e.updated_by,
-                e.actor_role,
-                e.actor_id,
-                e.metadata,
-            ]
-            for e in order.history
-        ],
-        "version": order.version,
-    }
-    return orjson.dumps(doc, default=_json_default).decode()
-
-
-def _json_default(value: object) -> object:
-    """History metadata comes from clients and the service; keep what JSON cannot say as text."""
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in order history metadata")
-
-
-def order_from_json(text: str | bytes) -> Order:
-    d = orjson.loads(text)
-    refund = d["refund"]
-    return Order(
-        id=d["id"],
-        order_number=d["order_number"],
-        customer_id=d["customer_id"],
-        customer_name=d["customer_name"],
-        vendor_id=d["vendor_id"],
-        vendor_name=d["vendor_name"],
-        status=OrderStatus(d["status"]),
-        items=[OrderItem(n, q, Decimal(p), m) for n, q, p, m in d["items"]],
-        address=Address(*d["address"]),
-        restaurant_lat=d["restaurant_lat"],
-        restaurant_lon=d["restaurant_lon"],
-        subtotal=Decimal(d["subtotal"]),
-        delivery_fee=Decimal(d["delivery_fee"]),
-        tax_amount=Decimal(d["tax_amount"]),
-        total_amount=Decimal(d["total_amount"]),
-        payment_method=d["payment_method"],
-        payment_status=d["payment_status"],
-        placed_at=d["placed_at"],
-        estimated_delivery_time=d["estimated_delivery_time"],
-        delivery_status=d["delivery_status"],
-        rider_id=d["rider_id"],
-        rider_name=d["rider_name"],
-        prep_minutes=d["prep_minutes"],
-        confirmed_at=d["confirmed_at"],
-        estimated_ready_time=d["estimated_ready_time"],
-        ready_at=d["ready_at"],
-        picked_up_at=d["picked_up_at"],
-        delivered_at=d["delivered_at"],
-        cancelled_at=d["cancelled_at"],
-        cancel_reason=d["cancel_reason"],
-        cancelled_by=d["cancelled_by"],
-        delivery_notes=d["delivery_notes"],
-        refund=None
-        if refund is None
-        else Refund(refund[0], Decimal(refund[1]), refund[2], refund[3], refund[4]),
-        otps={kind: _otp_record(fields) for kind, fields in d["otps"].items()},
-        history=[TrackingEntry(*e) for e in d["history"]],
-        version=d["version"],
-    )
-
-
-def _otp_record(fields: list[Any]) -> OtpRecord:
-    if len(fields) == 9:  # written before D7 dropped the stored hash of the code (third field)
-        del fields[2]
-    return OtpRecord(*fields)
-
-
-def _sample_order(**changes: Any) -> bytes:
-    doc: dict[str, Any] = {
-        "id": "00000000-0000-4000-8000-000000000001",
-        "order_number": "ORD-SAMPLE",
-        "customer_id": "customer",
-        "customer_name": "Customer",
-        "vendor_id": "vendor",
-        "vendor_name": "Vendor",
-        "status": OrderStatus.DELIVERED.value,
-        "items": [["Margherita", 2, "374.00", "menu-1"], ["Soda", 1, "1.5", None]],
-        "address": ["Home", "1 Sample Street", 19.1, 72.9, "address"],
-        "restaurant_lat": 19.0835,
-        "restaurant_lon": 72.8777,
-        "subtotal": "749.50",
-        "delivery_fee": "40.00",
-        "tax_amount": "37.48",
-        "total_amount": "826.98",
-        "payment_method": "online",
-        "payment_status": "paid",
-        "placed_at": 1_700_000_000.25,
-        "estimated_delivery_time": 1_700_002_400.0,
-        "delivery_status": "delivered",
-        "rider_id": "rider",
-        "rider_name": "Rider",
-        "prep_minutes": 15,
-        "confirmed_at": 1_700_000_060.0,
-        "estimated_ready_time": 1_700_000_960.0,
-        "ready_at": 1_700_000_900.0,
-        "picked_up_at": 1_700_000_990.0,
-        "delivered_at": 1_700_002_000.0,
-        "cancelled_at": 1_700_002_100.0,
-        "cancel_reason": "reason",
-        "cancelled_by": "customer",
-        "delivery_notes": "notes",
-        "refund": ["refund", "826.98", "completed", 1_700_002_100.0, 1_700_002_200.0],
-        "otps": {},
-        "history": [],
-        "version": 3,
-    }
-    doc.update(changes)
-    return orjson.dumps(doc)
-
-
-#: Orders whose rendering fingerprints the detail format (every optional field set, and none).
-_DETAIL_SAMPLES = (
-    _sample_order(),
-    _sample_order(
-        status=OrderStatus.ORDER_PLACED.value,
-        items=[],
-        payment_method="cod",
-        payment_status="pending",
-        delivery_status="unassigned",
-        rider_id=None,
-        rider_name=None,
-        prep_minutes=None,
-        confirmed_at=None,
-        estimated_ready_time=None,
-        ready_at=None,
-        picked_up_at=None,
-        delivered_at=None,
-        cancelled_at=None,
-        cancel_reason=None,
-        cancelled_by=None,
-        delivery_notes=None,
-        refund=None,
-    ),
-)

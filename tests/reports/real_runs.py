@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reports import runs
+from orderflow import runs
 
 _CACHE: dict[str, Path] = {}
 

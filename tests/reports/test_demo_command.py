@@ -1,5 +1,5 @@
 """`orderflow demo`: bad options are refused by name; `--tour` keeps the in-process tour. The full
-demo (simulate, serve, replay, report) is the pipeline of reports.runs, which the real-run
+demo (simulate, serve, replay, report) is the pipeline of orderflow.runs, which the real-run
 report tests drive end to end."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ def test_served_fleet_matches_the_scenario(tmp_path) -> None:  # type: ignore[no
 
     import httpx
 
+    from orderflow import runs
     from reference_api.fixtures import build_fixtures
     from reference_api.http.auth import issue_token, resolve_secret
-    from reports import runs
 
     riders = 13
     fx = build_fixtures(riders=riders + 1)

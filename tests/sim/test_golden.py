@@ -1,9 +1,10 @@
 """Golden summaries: each shipped scenario, run with a fixed seed (and small overrides to keep it
 fast), must reproduce its stored ``summary.json`` in ``tests/sim/golden/``.
 
-Refund failures are the one outcome drawn from the service's own random stream (whose use the
-core may change, e.g. how many draws an id takes), so the goldens run with
-``refunds.failure_rate=0``; ``test_invariants`` checks that failed refunds do happen.
+The goldens were recorded with ``refunds.failure_rate=0`` and keep it, so that they stay the
+same bytes across the change that gave refund outcomes a stream of their own (``refunds`` in
+``sim/streams.py``, through the service's injected refund gateway); they no longer need it:
+``test_invariants`` checks that failed refunds happen and do not depend on the service's draws.
 
 A deliberate model change changes these numbers. Regenerate them, then review the diff:
 
@@ -73,3 +74,13 @@ def test_shipped_scenario_matches_its_golden_summary(name: str, tmp_path: Path) 
         golden.write_text((out / "summary.json").read_text())
     assert golden.is_file(), f"no golden file {golden}; see this module's docstring"
     close(summary, json.loads(golden.read_text()), name)
+
+
+def test_every_headline_kpi_is_one_the_simulation_reports() -> None:
+    """The simulate table, the simulation report and the sweep charts show ``HEADLINE``: a name
+    there that no summary holds would leave an empty row or panel without an error."""
+    from sim.kpis import HEADLINE_KPIS
+
+    for name in CASES:
+        kpis = json.loads((GOLDEN / f"{name}.summary.json").read_text())["kpis"]
+        assert set(HEADLINE_KPIS) <= set(kpis), name

@@ -189,10 +189,11 @@ def test_a_period_without_orders_still_runs_to_its_end() -> None:
 
 
 def test_impatient_customers_press_cancel_exactly_at_their_deadline() -> None:
-    """Patience timeouts are scheduled late (see ``Model._patience_from``): every unfinished
+    """Patience timeouts are scheduled late (see ``Customers._patience_from``): every unfinished
     order's customer still presses cancel at placement + their drawn patience, and nobody
     whose order ended earlier does."""
-    from sim.model import PATIENCE_LEAD, Model
+    from sim.customers import PATIENCE_LEAD
+    from sim.model import Model
     from sim.plan import BLOCK
 
     s = load(
@@ -229,3 +230,20 @@ def test_impatient_customers_press_cancel_exactly_at_their_deadline() -> None:
     assert got.keys() == expected.keys()
     for idx, t in got.items():
         assert t == pytest.approx(expected[idx], abs=1e-6)
+
+
+def test_refund_outcomes_come_from_their_own_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refunds that fail are drawn by the injected gateway from the ``refunds`` stream, not by
+    the service: reseeding the service's own randomness (ids, order numbers, OTP nonces)
+    changes no order's outcome, failed refunds included."""
+    import random
+
+    import sim.bridge
+
+    s = load("cancellations", ["period.duration_h=1", "refunds.failure_rate=0.5"])
+    before = run_scenario(s).frame("orders")
+    monkeypatch.setattr(sim.bridge, "service_rng", lambda gen: random.Random(12345))
+    after = run_scenario(s).frame("orders")
+    assert (before.refund_status.astype(str) == "failed").sum() > 0
+    columns = ["final_status", "refund_status", "cancel_reason", "delivered"]
+    pd.testing.assert_frame_equal(before[columns], after[columns])

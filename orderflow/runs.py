@@ -2,7 +2,8 @@
 simulation's timeline against a reference server started on a free local port.
 
 `orderflow demo`, `make screenshots` and the report tests all drive the others' commands
-through here, so each of them exercises the real pipeline rather than a stand-in.
+through here, so each of them exercises the real pipeline rather than a stand-in. It lives in
+``orderflow`` (the top package) because it drives the CLI; ``reports`` only reads what it wrote.
 """
 
 from __future__ import annotations

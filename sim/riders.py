@@ -1,0 +1,200 @@
+"""The rider process: one SimPy process per rider for their shift.
+
+On shift, a rider delivers the orders the service assigns them, in order: ride to the
+restaurant, wait for the food, take it with the pickup OTP, ride to the customer and hand it
+over with the delivery OTP. With nothing to do they sleep on ``RiderState.wake``, which an
+assignment (``ServiceBridge.assigned``) or the shift's end succeeds. At the shift's end they go
+off duty and take no new orders, but finish what they hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any, cast
+
+import simpy
+
+from reference_api.errors import OtpExpired, OtpInvalid, Throttled
+from reference_api.geo import haversine_km
+from reference_api.model import Vendor
+from reference_api.roles import Actor
+from reference_api.service import OrderService
+from reference_api.statuses import OrderStatus
+from scenarios.schema import Scenario
+from sim.calls import OK, R_CUSTOMER, R_RESTAURANT, R_RIDER, Log, RequestCodes
+from sim.codes import EP, OUTCOME, RIDER_ARRIVED
+from sim.gauges import Gauges
+from sim.records import OrderRec, RiderState
+
+Process = Generator[simpy.Event, Any, None]
+
+
+class Fleet:
+    __slots__ = (
+        "_customer_lat",
+        "_customer_lon",
+        "_customers",
+        "_env",
+        "_flush",
+        "_instant",
+        "_log",
+        "_p_at",
+        "_p_empty",
+        "_p_off",
+        "_p_on",
+        "_p_otp",
+        "_p_wrong",
+        "_restaurants",
+        "_set_busy",
+        "_set_on",
+        "_speed_factor",
+        "_svc",
+        "_vendors",
+    )
+
+    def __init__(
+        self,
+        s: Scenario,
+        env: simpy.Environment,
+        svc: OrderService,
+        vendors: list[Vendor],
+        restaurants: list[Actor],
+        customers: list[Actor],
+        customer_lat: list[float],
+        customer_lon: list[float],
+        codes: RequestCodes,
+        log: Log,
+        flush: Callable[[], None],
+        gauges: Gauges,
+    ) -> None:
+        self._env, self._svc = env, svc
+        self._vendors, self._restaurants, self._customers = vendors, restaurants, customers
+        self._customer_lat, self._customer_lon = customer_lat, customer_lon
+        self._log, self._flush = log, flush
+        self._set_busy, self._set_on = gauges.set_busy, gauges.set_on
+        fl = s.fleet
+        self._instant = fl.instant_travel
+        #: seconds of riding per km as the crow flies
+        self._speed_factor = fl.detour_factor / fl.speed_kmh * 3600.0
+        self._p_at, self._p_otp, self._p_wrong = codes.at, codes.otp, codes.wrong_otp
+        self._p_on, self._p_off, self._p_empty = codes.on, codes.off, codes.empty
+
+    def _travel(self, r: RiderState, lat: float, lon: float) -> float:
+        if self._instant:
+            return 0.0
+        return haversine_km(r.lat, r.lon, lat, lon) * self._speed_factor
+
+    def shift(self, r: RiderState) -> Process:
+        env, svc = self._env, self._svc
+        yield env.timeout(r.shift_start)
+        if r.shift_start >= r.shift_end:
+            return
+        svc.set_rider_availability(r.actor, available=True, latitude=r.lat, longitude=r.lon)
+        self._log(-1, r.idx, R_RIDER, EP["set_rider_availability"], OK, self._p_on)
+        self._set_on(r, True)
+        self._flush()
+        env.timeout(r.shift_end - env.now, r).callbacks.append(self._shift_over)
+        while True:
+            if not r.jobs:
+                if r.busy:
+                    self._set_busy(r, False)
+                if env.now >= r.shift_end:
+                    if r.on:
+                        self._set_on(r, False)
+                    return
+                r.wake = env.event()
+                yield r.wake
+                continue
+            rec = r.jobs.popleft()
+            yield from self._deliver(r, rec)
+            self._flush()
+
+    def _shift_over(self, event: simpy.Event) -> None:
+        """Off duty at shift end: no new orders; the current one is still delivered."""
+        r = cast(RiderState, event.value)
+        self._svc.set_rider_availability(r.actor, available=False)
+        self._log(-1, r.idx, R_RIDER, EP["set_rider_availability"], OK, self._p_off)
+        if r.wake is not None:
+            r.wake.succeed()
+            r.wake = None
+
+    def _deliver(self, r: RiderState, rec: OrderRec) -> Process:
+        """One order, from accepting it to handing it over; it may end (cancelled, timed out)
+        at any wait, and the rider then moves on to the next."""
+        env, svc = self._env, self._svc
+        idx, oid, actor = rec.idx, rec.oid, r.actor
+        if rec.done:
+            return
+        if rec.no_show:  # never turns up: the pickup timeout will cancel the order
+            rec.ends_ev = env.event()
+            yield rec.ends_ev
+            return
+        vendor = self._vendors[rec.vendor]
+        yield env.timeout(self._travel(r, vendor.latitude, vendor.longitude))
+        r.lat, r.lon = vendor.latitude, vendor.longitude
+        if rec.done:
+            return
+        svc.update_rider_location(actor, latitude=r.lat, longitude=r.lon)
+        self._log(idx, r.idx, R_RIDER, EP["update_rider_location"], OK, self._p_at["restaurant"])
+        rec.ts[RIDER_ARRIVED] = env.now
+        if rec.status is not OrderStatus.READY_FOR_PICKUP:
+            rec.ready_ev = env.event()
+            yield rec.ready_ev
+            if rec.done:
+                return
+        yield env.timeout(rec.pickup_s)
+        if rec.done:
+            return
+        self._otp_handover(r, rec, "pickup")
+        svc.start_delivery(actor, oid)
+        self._log(idx, r.idx, R_RIDER, EP["start_delivery"], OK, self._p_empty)
+        lat, lon = self._customer_lat[rec.customer], self._customer_lon[rec.customer]
+        yield env.timeout(self._travel(r, lat, lon))
+        r.lat, r.lon = lat, lon
+        svc.update_rider_location(actor, latitude=lat, longitude=lon)
+        self._log(idx, r.idx, R_RIDER, EP["update_rider_location"], OK, self._p_at["customer"])
+        yield env.timeout(rec.dropoff_s)
+        self._otp_handover(r, rec, "delivery")
+
+    def _otp_handover(self, r: RiderState, rec: OrderRec, kind: str) -> None:
+        """The code holder reads the OTP (restaurant: pickup, customer: delivery) and the rider
+        types it; a wrong first entry is refused, sometimes followed by a resend request; an
+        expired code (rider late) is resent and read again."""
+        svc, idx, oid = self._svc, rec.idx, rec.oid
+        holder, holder_role = (
+            (self._restaurants[rec.vendor], R_RESTAURANT)
+            if kind == "pickup"
+            else (self._customers[rec.customer], R_CUSTOMER)
+        )
+        act = svc.pickup if kind == "pickup" else svc.complete_delivery
+        ep_act = EP["pickup"] if kind == "pickup" else EP["complete_delivery"]
+        p_otp = self._p_otp[kind]
+        code = svc.get_otp(holder, oid, otp_type=kind)["otp"]
+        self._log(idx, -1, holder_role, EP["get_otp"], OK, p_otp)
+        typo = rec.otp_err_p if kind == "pickup" else rec.otp_err_d
+        while True:
+            entered = f"{(int(code) + 1) % 1_000_000:06d}" if typo else code
+            try:
+                act(r.actor, oid, otp=entered)
+            except OtpInvalid:
+                if not typo:
+                    raise
+                self._log(idx, r.idx, R_RIDER, ep_act, OUTCOME["otp_invalid"], self._p_wrong)
+                typo = False
+                if not rec.otp_resend:
+                    continue
+                try:
+                    svc.resend_otp(r.actor, oid, otp_type=kind)
+                except Throttled:  # asked too soon after the last code: keep the current one
+                    self._log(idx, r.idx, R_RIDER, EP["resend_otp"], OUTCOME["throttled"], p_otp)
+                    continue
+            except OtpExpired:  # the rider came late: ask for a new code
+                out, params = OUTCOME["otp_expired"], self._p_wrong if typo else self._p_empty
+                self._log(idx, r.idx, R_RIDER, ep_act, out, params)
+                svc.resend_otp(r.actor, oid, otp_type=kind)
+            else:
+                self._log(idx, r.idx, R_RIDER, ep_act, OK, self._p_empty)
+                return
+            self._log(idx, r.idx, R_RIDER, EP["resend_otp"], OK, p_otp)
+            code = svc.get_otp(holder, oid, otp_type=kind)["otp"]
+            self._log(idx, -1, holder_role, EP["get_otp"], OK, p_otp)

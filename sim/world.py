@@ -1,0 +1,81 @@
+"""The world a replication runs in: kitchens, customers and riders placed on the city, each
+registered with the service and given the actor the model calls the API as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from reference_api.fixtures import fixture_id
+from reference_api.model import User, Vendor
+from reference_api.roles import Actor, Role
+from reference_api.service import OrderService
+from scenarios.schema import Scenario, clock_seconds
+from sim.city import City
+from sim.records import RiderState
+
+
+@dataclass(slots=True)
+class World:
+    vendors: list[Vendor]
+    #: the restaurant owner acting for each vendor, by vendor index
+    restaurants: list[Actor]
+    #: each vendor's kitchen: ``vendors.kitchen_slots`` orders cook at once
+    kitchens: list[simpy.Resource]
+    customers: list[Actor]
+    #: each customer's delivery address, as ``place_order`` takes it
+    addresses: list[dict[str, float]]
+    riders: list[RiderState]
+    rider_by_id: dict[str, RiderState]
+
+
+def build_world(
+    s: Scenario,
+    env: simpy.Environment,
+    svc: OrderService,
+    city: City,
+    rider_rng: np.random.Generator,
+) -> World:
+    """Vendors, customers and riders in index order, with their fixture ids; each rider draws
+    one of the scenario's shifts (by share) from ``rider_rng``."""
+    vendors: list[Vendor] = []
+    restaurants: list[Actor] = []
+    for i in range(s.vendors.count):
+        vid, owner = fixture_id("vendor", i), fixture_id("owner", i)
+        v = Vendor(vid, f"Kitchen {i}", owner, city.vendor_lat[i], city.vendor_lon[i])
+        svc.add_vendor(v)
+        vendors.append(v)
+        restaurants.append(Actor(Role.RESTAURANT, owner, v.name, vid))
+    kitchens = [simpy.Resource(env, capacity=s.vendors.kitchen_slots) for _ in vendors]
+    customers: list[Actor] = []
+    for i in range(s.customers.count):
+        actor = Actor(Role.CUSTOMER, fixture_id("customer", i), f"Customer {i}")
+        svc.add_user(User(actor.user_id, actor.name, Role.CUSTOMER.value))
+        customers.append(actor)
+    addresses = [
+        {"latitude": lat, "longitude": lon}
+        for lat, lon in zip(city.customer_lat, city.customer_lon, strict=True)
+    ]
+    shifts, period = s.fleet.shifts, s.period
+    if shifts:
+        shares = np.array([sh.share for sh in shifts], dtype=float)
+        which = rider_rng.choice(len(shifts), size=s.fleet.riders, p=shares / shares.sum())
+        spans = [
+            (clock_seconds(sh.start) - period.start_s, clock_seconds(sh.end) - period.start_s)
+            for sh in shifts
+        ]
+    else:
+        which = np.zeros(s.fleet.riders, dtype=np.int64)
+        spans = [(0.0, period.duration_s)]
+    riders: list[RiderState] = []
+    rider_by_id: dict[str, RiderState] = {}
+    for i in range(s.fleet.riders):
+        actor = Actor(Role.RIDER, fixture_id("rider", i), f"Rider {i}")
+        svc.add_user(User(actor.user_id, actor.name, Role.RIDER.value))
+        start, end = spans[int(which[i])]
+        r = RiderState(i, actor, city.rider_lat[i], city.rider_lon[i], max(0.0, start), end)
+        riders.append(r)
+        rider_by_id[actor.user_id] = r
+    return World(vendors, restaurants, kitchens, customers, addresses, riders, rider_by_id)
