@@ -31,7 +31,7 @@ class Column:
     """One typed column, appended to a value at a time on the simulation's hot path.
 
     Appends go to a plain list (``array.array.append`` parses its argument through the C-API's
-    format machinery: several times the cost of ``list.append``, tens of times per order); the
+    format machinery, a cost ``list.append`` does not pay, and a run appends many per order); the
     list moves into a typed NumPy chunk every ``SPILL_ROWS`` values (``Recorder.spill``), so
     memory stays a few bytes a row. ``append`` and ``extend`` are the list's own bound methods,
     valid for the column's whole life (spilling empties the list, never replaces it).

@@ -17,11 +17,12 @@ from typing import Any
 from reference_api import events as ev
 from reference_api.clock import Clock
 from reference_api.dispatch import DispatchPolicy, NearestRiderDispatch
-from reference_api.model import Order, Rider, User, Vendor
+from reference_api.model import Order, User, Vendor
 from reference_api.otp import OtpCodec
 from reference_api.policy import Policy
 from reference_api.presenters import order_detail
-from reference_api.roles import Actor, Role
+from reference_api.roles import Actor
+from reference_api.service.admin import Admin
 from reference_api.service.checkout import Checkout
 from reference_api.service.commands import Commands
 from reference_api.service.core import Core, Part, TimerListener
@@ -64,6 +65,7 @@ class OrderService:
         self.timer_listeners: list[TimerListener] = core.timer_listeners
         self.refunds = refunds
         self.ids = Part(core)
+        self.admin = Admin(core)
         self.dispatching = Dispatching(core, dispatch or NearestRiderDispatch())
         self.otps = Otps(core)
         self.lifecycle = Lifecycle(core, self.dispatching, self.otps)
@@ -87,16 +89,10 @@ class OrderService:
 
     # ------------------------------------------------------------------ fixtures (admin)
     def add_vendor(self, vendor: Vendor) -> None:
-        with self.store.transaction():
-            self.store.add_vendor(vendor)
-            if self.store.get_user(vendor.owner_user_id) is None:
-                self.store.add_user(User(vendor.owner_user_id, vendor.name, Role.RESTAURANT.value))
+        self.admin.add_vendor(vendor)
 
     def add_user(self, user: User) -> None:
-        with self.store.transaction():
-            self.store.add_user(user)
-            if user.role == Role.RIDER.value and self.store.get_rider(user.id) is None:
-                self.store.save_rider(Rider(user.id, user.name))
+        self.admin.add_user(user)
 
     def new_id(self) -> str:
         """A fresh version-4 UUID from the injected randomness (ids of orders, entries, refunds)."""
