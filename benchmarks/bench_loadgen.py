@@ -50,7 +50,7 @@ OTP = "123456"
 # ---------------------------------------------------------------------- constant-response server
 #: One fixed answer per route: enough for every journey step to pass its checks, no state.
 ROUTES: list[tuple[str, str, dict[str, Any]]] = [
-    ("POST", "/confirm/", {"success": True, "order_id": ORDER, "status": "ORDER_CONFIRMED"}),
+    ("POST", "/confirm/", {"success": True, "order_id": ORDER, "status": "RESTAURANT_CONFIRMED"}),
     ("POST", "/start-preparing/", {"success": True, "order_id": ORDER, "status": "PREPARING"}),
     ("POST", "/mark-ready/", {"success": True, "order_id": ORDER, "status": "READY_FOR_PICKUP"}),
     ("POST", "/pickup/", {"success": True, "order_id": ORDER, "status": "ORDER_PICKED_UP"}),
@@ -174,7 +174,7 @@ class Shaped(FastHttpUser):
             name="POST /api/restaurants/orders/[id]/confirm/", json={"estimated_prep_time": 20},
             headers={"Authorization": "Bearer bench"}, catch_response=True,
         ) as resp:
-            if resp.json().get("status") == "ORDER_CONFIRMED":
+            if resp.json().get("status") == "RESTAURANT_CONFIRMED":
                 resp.success()
             else:
                 resp.failure("unexpected status")

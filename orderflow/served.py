@@ -1,6 +1,7 @@
 """``orderflow serve`` as a child process on 127.0.0.1: start it on a kernel-chosen port, learn
 its URL from the line it prints, wait until it answers, and always stop it. The demo, the test
-suites and the benchmarks all need exactly this, so it lives here once."""
+suites and the benchmarks all need exactly this, so it lives here once. ``FactoryProcess`` does
+the same for the ASGI entry point under ``uvicorn --factory``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from typing import Any
 import httpx
 
 LISTEN = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+#: uvicorn's own start-up line (it prints the kernel-chosen port when given ``--port 0``).
+UVICORN_LISTEN = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+FACTORY = "reference_api.http.app:create_app"
 
 
 def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
@@ -36,6 +40,9 @@ class ServeFailed(RuntimeError):
 
 class ServedProcess:
     """A reference server in a subprocess. ``extra`` are further ``orderflow serve`` options."""
+
+    #: The line that says the server is listening, and where (group 1 is the URL).
+    listen: re.Pattern[str] = LISTEN
 
     def __init__(
         self,
@@ -71,14 +78,14 @@ class ServedProcess:
             if not line:
                 break
             self.output.append(line)
-            match = LISTEN.search(line)
+            match = self.listen.search(line)
             if match:
                 self.url = match.group(1)
                 if self._answers(deadline):
                     return self
                 break
         self.stop()
-        raise ServeFailed("orderflow serve did not start:\n" + "".join(self.output))
+        raise ServeFailed(f"{' '.join(self.args[2:4])} did not start:\n" + "".join(self.output))
 
     def _answers(self, deadline: float) -> bool:
         while time.monotonic() < deadline:
@@ -108,3 +115,27 @@ class ServedProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FactoryProcess(ServedProcess):
+    """``uvicorn --factory reference_api.http.app:create_app`` in a subprocess on 127.0.0.1, the
+    settings in ``ORDERFLOW_*`` variables (``settings``, e.g. ``{"ORDERFLOW_RIDERS": "50"}``;
+    ``ORDERFLOW_DB`` is ``db``). The access log is off: nobody reads the pipe once it is up."""
+
+    listen = UVICORN_LISTEN
+
+    def __init__(
+        self,
+        db: Path,
+        settings: Mapping[str, str] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        super().__init__(
+            db, env={**(env or {}), **(settings or {}), "ORDERFLOW_DB": str(db)}, cwd=cwd
+        )
+        self.args = [
+            sys.executable, "-m", "uvicorn", "--factory", FACTORY, "--host", "127.0.0.1",
+            "--port", "0", "--no-access-log", "--log-level", "info",
+        ]  # fmt: skip

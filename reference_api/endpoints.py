@@ -7,6 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reference_api.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    OrderflowError,
+    OtpExpired,
+    OtpInvalid,
+    OtpLocked,
+    OtpNotIssued,
+    Throttled,
+    ValidationFailed,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -51,3 +65,36 @@ _ROWS = (
 )
 
 ENDPOINTS: dict[str, Endpoint] = {e.operation: e for e in _ROWS}
+
+_CHECKED_OTP = (ValidationFailed, OtpInvalid, OtpExpired, OtpLocked)
+_ON_ORDER = (Forbidden, NotFound, InvalidTransition)
+
+#: The typed errors each operation's service method can raise (``reference_api.errors``), so the
+#: OpenAPI document lists every error status an operation can give and no other. The HTTP layer
+#: adds its own (401 before routing, 422 for malformed parameters, 400 for malformed JSON; see
+#: ``reference_api.http.responses``); ``tests/server/test_documented_responses.py`` provokes
+#: each one, so a rule that gains a new refusal fails there until it is listed here.
+SERVICE_ERRORS: dict[str, tuple[type[OrderflowError], ...]] = {
+    "place_order": (Forbidden, ValidationFailed, NotFound),
+    "list_orders": (ValidationFailed,),
+    "available_orders": (Forbidden,),
+    "get_order": (NotFound,),
+    "update_status": (*_ON_ORDER, *_CHECKED_OTP),
+    "record_payment": _ON_ORDER,
+    "confirm": (*_ON_ORDER, ValidationFailed),
+    "reject": (*_ON_ORDER, ValidationFailed),
+    "start_preparing": _ON_ORDER,
+    "mark_ready": _ON_ORDER,
+    "restaurant_queue": (Forbidden,),
+    "pickup": (*_ON_ORDER, *_CHECKED_OTP),
+    "start_delivery": _ON_ORDER,
+    "complete_delivery": (*_ON_ORDER, *_CHECKED_OTP),
+    "cancel": (*_ON_ORDER, ValidationFailed),
+    "get_otp": (Forbidden, NotFound, ValidationFailed, OtpNotIssued),
+    "verify_otp": (*_ON_ORDER, *_CHECKED_OTP, OtpNotIssued),
+    "resend_otp": (*_ON_ORDER, ValidationFailed, OtpNotIssued, Conflict, Throttled),
+    "history": (NotFound,),
+    "eta": (NotFound,),
+    "set_rider_availability": (Forbidden, NotFound, ValidationFailed),
+    "update_rider_location": (Forbidden, NotFound, ValidationFailed),
+}

@@ -3,6 +3,18 @@ so the HTTP adapter, the simulation and the load test classify failures the same
 
 from __future__ import annotations
 
+import math
+
+
+def shown(value: object) -> str:
+    """A refused value as an error message quotes it, cut short: a client may send a string or
+    an integer of any length (and Python will not write out an integer of many thousand digits,
+    so quoting one whole would fail the very error that refuses it)."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
 
 class OrderflowError(Exception):
     status_code = 400

@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from reference_api.errors import OtpExpired, OtpInvalid, OtpLocked, ValidationFailed
+from reference_api.errors import OtpExpired, OtpInvalid, OtpLocked, ValidationFailed, shown
 from reference_api.model import OtpRecord
 
 OTP_TYPES = ("pickup", "delivery")
@@ -64,8 +64,9 @@ class OtpCodec:
 
 
 def validate_format(otp: object, *, field: str = "otp") -> str:
-    if not isinstance(otp, str) or len(otp) != 6 or not otp.isdigit():
-        raise ValidationFailed(f"{field}: expected a 6-digit string, got {otp!r}", field=field)
+    # isascii: ``isdigit`` alone also passes other scripts' digits and superscripts
+    if not isinstance(otp, str) or len(otp) != 6 or not (otp.isascii() and otp.isdigit()):
+        raise ValidationFailed(f"{field}: expected a 6-digit string, got {shown(otp)}", field=field)
     return otp
 
 

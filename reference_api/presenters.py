@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from reference_api.clock import iso
+from reference_api.errors import InvariantBroken
 from reference_api.model import Order, OtpRecord, Rider, TrackingEntry
 from reference_api.money import money_str
-from reference_api.statuses import DISPLAY_NAMES, display_name
+from reference_api.statuses import ACTION_STATUS, DISPLAY_NAMES, display_name
 
 
 def coord(value: float | None) -> str | None:
@@ -153,13 +154,20 @@ def eta_document(
     }
 
 
-def action_result(order: Order, message: str, **extra: Any) -> dict[str, Any]:
-    """The answer of an action endpoint: what it did and where the order now stands."""
+def action_result(order: Order, action: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The answer of an action endpoint: what it did and where the order now stands, the status
+    spelled as the action's section of the spec shows it (``statuses.ACTION_STATUS``, D1)."""
+    status = ACTION_STATUS[action].get(order.status)
+    if status is None:
+        raise InvariantBroken(
+            f"{action} left order {order.order_number} in {order.status._value_}, "
+            f"not one of {', '.join(ACTION_STATUS[action])}"
+        )
     result = {
         "success": True,
         "order_id": order.id,
         "order_number": order.order_number,
-        "status": order.status._value_,
+        "status": status,
         "message": message,
     }
     if extra:

@@ -1,7 +1,8 @@
 """Order statuses, their display names, the spec's aliases and the transition table.
 
 The spec names some states twice (``ORDER_CONFIRMED`` / ``RESTAURANT_CONFIRMED``, ...). We keep one
-canonical code per state and accept the others on input only; see docs/spec-decisions.md (D1).
+canonical code per state and accept the others on input; an action's response spells its status
+as that action's section of the spec does (``ACTION_STATUS``); see docs/spec-decisions.md (D1).
 Everything here is data so that the HTTP schema, the simulation and the load test import one fact.
 """
 
@@ -63,6 +64,24 @@ ALIASES: dict[str, OrderStatus] = {
     "REJECTED": S.RESTAURANT_REJECTED,
     "ORDER_REJECTED": S.RESTAURANT_REJECTED,
     "PAYMENT_COMPLETED": S.PAYMENT_SUCCESS,
+}
+
+#: The ``status`` each action endpoint answers, spelled as that action's own section of the spec
+#: shows it (D1): action (``permissions.ACTION_ROLES``) -> the canonical status it moves the
+#: order to -> the code its response reports. Only confirm's section spells it differently
+#: (``RESTAURANT_CONFIRMED``, "Restaurant: Confirm Order"); the detail, list, history, events and
+#: the generic endpoint's ``new_status`` keep the canonical code, as their examples show. The
+#: payment callback (an extension) reports the outcome it recorded.
+ACTION_STATUS: dict[str, dict[OrderStatus, str]] = {
+    "confirm": {S.ORDER_CONFIRMED: "RESTAURANT_CONFIRMED"},
+    "reject": {S.RESTAURANT_REJECTED: "RESTAURANT_REJECTED"},
+    "start_preparing": {S.PREPARING: "PREPARING"},
+    "mark_ready": {S.READY_FOR_PICKUP: "READY_FOR_PICKUP"},
+    "pickup": {S.ORDER_PICKED_UP: "ORDER_PICKED_UP"},
+    "start_delivery": {S.OUT_FOR_DELIVERY: "OUT_FOR_DELIVERY"},
+    "complete_delivery": {S.DELIVERED: "DELIVERED"},
+    "cancel": {S.CANCELLED: "CANCELLED"},
+    "record_payment": {S.PAYMENT_SUCCESS: "PAYMENT_SUCCESS", S.PAYMENT_FAILED: "PAYMENT_FAILED"},
 }
 
 #: The transition table (D3): canonical codes only.

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from reference_api.money import MAX_PRICE
 from scenarios.distributions import Constant, Distribution, Exponential
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -161,7 +162,8 @@ class Payment(_Table):
 class Customers(_Table):
     count: int = Field(gt=0)
     basket_items_max: int = Field(default=3, ge=1, le=100)
-    item_price: float = Field(default=250.0, gt=0)
+    #: at most the API's largest price (a simulated checkout is refused above it)
+    item_price: float = Field(default=250.0, gt=0, le=float(MAX_PRICE))
     #: The customer changes their mind and tries to cancel ``cancel_after`` after placing.
     cancel_probability: Probability = 0.0
     cancel_after: Distribution = Exponential(mean_min=3.0)

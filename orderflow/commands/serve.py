@@ -6,7 +6,14 @@ import argparse
 import logging
 import sys
 
-from reference_api.http.server import DEFAULT_CUSTOMERS, DEFAULT_RIDERS, DEFAULT_VENDORS
+from reference_api.http.settings import (
+    DEFAULT_CUSTOMERS,
+    DEFAULT_RIDERS,
+    DEFAULT_VENDORS,
+    DispatchSettings,
+)
+
+_GRID = DispatchSettings()
 
 
 def add_fixture_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,6 +52,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="override a rule limit, e.g. confirm_timeout_s=60 (repeatable)",
     )
     p.add_argument(
+        "--dispatch",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"nearest-rider grid: cell_km (default {_GRID.cell_km}), ref_lat (default "
+        f"{_GRID.ref_lat}) (repeatable)",
+    )
+    p.add_argument(
         "--synchronous",
         default="NORMAL",
         choices=("NORMAL", "FULL"),
@@ -56,28 +71,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reference_api.http.auth import resolve_secret
-    from reference_api.http.server import ServerSettings, parse_policy, serve
+    from reference_api.http.server import serve
+    from reference_api.http.settings import OPTIONS, parse_settings
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    for name in ("vendors", "customers", "riders"):
-        if getattr(args, name) < 1:
-            print(f"orderflow serve: --{name} must be at least 1", file=sys.stderr)
-            return 2
     try:
         secret = resolve_secret()
-        policy = parse_policy(args.policy)
+        # the same parser as the ORDERFLOW_* variables of `uvicorn --factory` (docs/server.md)
+        raw = {option.field: getattr(args, option.field) for option in OPTIONS}
+        settings = parse_settings(raw, spelling="flag")
     except ValueError as exc:
         print(f"orderflow serve: {exc}", file=sys.stderr)
         return 2
-    settings = ServerSettings(
-        db=args.db,
-        vendors=args.vendors,
-        customers=args.customers,
-        riders=args.riders,
-        policy=policy,
-        synchronous=args.synchronous,
-        fresh=args.fresh,
-    )
 
     def announce(line: str) -> None:
         print(line, flush=True)

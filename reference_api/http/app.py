@@ -1,15 +1,23 @@
 """The FastAPI application: routes, error handlers, the WebSocket hub and the timer task around
-one ``OrderService``. Built by ``create_app`` at call time; ``reference_api.http.server``
-decides the store, clock and fixtures."""
+one ``OrderService``. Built by ``assemble_app`` at call time; ``reference_api.http.server``
+decides the store, clock and fixtures.
+
+``create_app`` is the ASGI factory for ``uvicorn --factory reference_api.http.app:create_app``:
+it reads the ``ORDERFLOW_*`` variables (``reference_api.http.settings``) and composes the same
+server `orderflow serve` does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import functools
+import os
+import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -40,7 +48,33 @@ The order process flow after checkout (`order-process-flow.md`), as a live refer
 """
 
 
-def create_app(
+def create_app() -> FastAPI:
+    """The ``uvicorn --factory`` entry point: settings from ``ORDERFLOW_*`` variables.
+
+    A bad setting is a usage error, not a crash: the message (naming the variable and what it
+    accepts) goes to stderr and the process exits with status 2, before uvicorn binds a port.
+    """
+    from reference_api.http.auth import resolve_secret
+    from reference_api.http.server import build_app  # the server module imports this one
+    from reference_api.http.settings import settings_from_env
+
+    try:
+        settings = settings_from_env(os.environ)
+        secret = resolve_secret(os.environ)
+    except ValueError as exc:
+        _usage_error(str(exc))
+    try:
+        return build_app(settings, secret)
+    except (sqlite3.Error, OSError) as exc:
+        _usage_error(f"ORDERFLOW_DB={settings.db!r}: cannot open the database: {exc}")
+
+
+def _usage_error(message: str) -> NoReturn:
+    print(f"orderflow: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def assemble_app(
     service: OrderService,
     *,
     secret: bytes,

@@ -16,8 +16,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from reference_api.errors import OrderflowError, Throttled
 
@@ -32,17 +32,11 @@ HTTP_CODES = {
     409: "conflict",
     415: "unsupported_media_type",
     422: "validation_error",
+    423: "locked",
     429: "throttled",
 }
-
-
-class ErrorBody(BaseModel):
-    """What every error response carries (documented in the OpenAPI document)."""
-
-    detail: str
-    code: str
-    field: str | None = None
-    errors: list[dict[str, Any]] | None = None
+#: The code of a body that is not JSON (a 400; every other request problem is a 422).
+MALFORMED_JSON = "malformed_json"
 
 
 def error_response(
@@ -125,7 +119,7 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(
         400 if malformed else 422,
         detail,
-        "malformed_json" if malformed else "validation_error",
+        MALFORMED_JSON if malformed else "validation_error",
         first["field"],
         errors=[{"field": i["field"], "message": i["message"]} for i in items],
     )
@@ -145,13 +139,25 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    headers = getattr(exc, "headers", None)
     if status == 404:
         detail = f"no such endpoint: {request.method} {request.url.path}"
     elif status == 405:
         detail = f"method {request.method} not allowed on {request.url.path}"
-    return error_response(
-        status, detail, HTTP_CODES.get(status, "error"), headers=getattr(exc, "headers", None)
-    )
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return error_response(status, detail, HTTP_CODES.get(status, "error"), headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (RFC 9110's ``Allow``). Starlette's
+    405 names the methods of the first route that matched the path only, and one path may have
+    several routes (``GET`` and ``POST /api/orders/`` are two operations)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route_methods)
+    return ", ".join(sorted(methods))
 
 
 async def _bug_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -164,10 +170,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OrderflowError, _domain_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _bug_handler)
-
-
-#: Documented error responses shared by every route.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": HTTP_CODES[code].replace("_", " ")}
-    for code in (400, 401, 403, 404, 409, 422, 429)
-}

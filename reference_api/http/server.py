@@ -10,34 +10,46 @@ derived from their index, not drawn).
 from __future__ import annotations
 
 import gc
-import inspect
 import logging
 import random
 import socket
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
-from decimal import Decimal
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from reference_api.dispatch import NearestRiderDispatch
 from reference_api.fixtures import Fixtures, build_fixtures, seed
-from reference_api.http.app import create_app
+from reference_api.http.app import assemble_app
 from reference_api.http.auth import otp_secret
 from reference_api.http.detail import render_detail
-from reference_api.policy import Policy
+from reference_api.http.settings import (
+    DEFAULT_CUSTOMERS,
+    DEFAULT_RIDERS,
+    DEFAULT_VENDORS,
+    DispatchSettings,
+    ServerSettings,
+    parse_policy,
+)
 from reference_api.service import OrderService
 from reference_api.store.sqlite import SqliteStore
 
-log = logging.getLogger("orderflow.server")
+__all__ = [
+    "DEFAULT_CUSTOMERS",
+    "DEFAULT_RIDERS",
+    "DEFAULT_VENDORS",
+    "DispatchSettings",
+    "ServerSettings",
+    "WallClock",
+    "bind",
+    "build_app",
+    "build_fixtures_for",
+    "build_service",
+    "parse_policy",
+    "serve",
+]
 
-_FIXTURE_DEFAULTS = inspect.signature(build_fixtures).parameters
-#: Fixture counts shared by `orderflow serve` and `orderflow token` (same ids on both sides).
-DEFAULT_VENDORS: int = _FIXTURE_DEFAULTS["vendors"].default
-DEFAULT_CUSTOMERS: int = _FIXTURE_DEFAULTS["customers"].default
-DEFAULT_RIDERS: int = _FIXTURE_DEFAULTS["riders"].default
+log = logging.getLogger("orderflow.server")
 
 
 class WallClock:
@@ -47,37 +59,6 @@ class WallClock:
 
     def now(self) -> float:
         return time.time()
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    db: str = "orderflow.db"
-    vendors: int = DEFAULT_VENDORS
-    customers: int = DEFAULT_CUSTOMERS
-    riders: int = DEFAULT_RIDERS
-    policy: Policy = field(default_factory=Policy)
-    synchronous: str = "NORMAL"
-    fresh: bool = False
-
-
-def parse_policy(pairs: Sequence[str]) -> Policy:
-    """``["confirm_timeout_s=5", ...]`` -> a ``Policy``; errors name the bad pair."""
-    types = {f.name: type(getattr(Policy(), f.name)) for f in fields(Policy)}
-    changes: dict[str, object] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        name = name.strip()
-        if not sep:
-            raise ValueError(f"--policy {pair!r}: expected NAME=VALUE")
-        if name not in types:
-            raise ValueError(f"--policy {pair!r}: unknown field; known: {', '.join(sorted(types))}")
-        kind = types[name]
-        try:
-            changes[name] = Decimal(raw) if kind is Decimal else kind(raw)
-        except (ValueError, ArithmeticError):
-            wanted = {int: "a whole number", float: "a number"}.get(kind, "a decimal number")
-            raise ValueError(f"--policy {pair!r}: expected {wanted}") from None
-    return Policy().with_overrides(**changes)
 
 
 def build_fixtures_for(settings: ServerSettings) -> Fixtures:
@@ -97,7 +78,7 @@ def build_service(settings: ServerSettings, secret: bytes) -> tuple[OrderService
         random.SystemRandom(),
         policy=settings.policy,
         otp_secret=otp_secret(secret),
-        dispatch=NearestRiderDispatch(),
+        dispatch=settings.dispatch.build(),
     )
     seed(service, build_fixtures_for(settings))
     return service, store
@@ -108,9 +89,9 @@ def build_app(settings: ServerSettings, secret: bytes) -> FastAPI:
 
     def rebuild_dispatch() -> None:
         """After a rollback the in-memory dispatch index may disagree with the database."""
-        service.rebuild_dispatch(NearestRiderDispatch())
+        service.rebuild_dispatch(settings.dispatch.build())
 
-    return create_app(
+    return assemble_app(
         service,
         secret=secret,
         clock=service.clock,

@@ -51,7 +51,7 @@ class Commands(Part):
             description = reason or "Restaurant confirmed order"
             lifecycle.move(order, S.ORDER_CONFIRMED, actor, description, meta)
             return action_result(
-                order, "Order confirmed successfully", estimated_ready_time=iso(ready)
+                order, "confirm", "Order confirmed successfully", estimated_ready_time=iso(ready)
             )
 
     def reject(self, actor: Actor, order_id: str, reason: object) -> dict[str, Any]:
@@ -64,7 +64,9 @@ class Commands(Part):
             order.cancel_reason = text
             description = f"Rejected by restaurant: {text}"
             self.lifecycle.move(order, S.RESTAURANT_REJECTED, actor, description, {"reason": text})
-            return action_result(order, "Order rejected", refund_status=refund_status(order))
+            return action_result(
+                order, "reject", "Order rejected", refund_status=refund_status(order)
+            )
 
     def start_preparing(
         self, actor: Actor, order_id: str, reason: str | None, metadata: Mapping[str, Any] | None
@@ -75,7 +77,7 @@ class Commands(Part):
             description = reason or "Restaurant started preparing order"
             meta = dict(metadata) if metadata else None
             self.lifecycle.move(order, S.PREPARING, actor, description, meta)
-            return action_result(order, "Order preparation started")
+            return action_result(order, "start_preparing", "Order preparation started")
 
     def mark_ready(
         self, actor: Actor, order_id: str, reason: str | None, metadata: Mapping[str, Any] | None
@@ -89,7 +91,9 @@ class Commands(Part):
             ready = order.ready_at
             if ready is None:
                 raise InvariantBroken(f"order {order.order_number} ready with no ready time")
-            return action_result(order, "Order marked ready for pickup", ready_time=iso(ready))
+            return action_result(
+                order, "mark_ready", "Order marked ready for pickup", ready_time=iso(ready)
+            )
 
     # ------------------------------------------------------------------ payment (extension)
     def record_payment(
@@ -103,7 +107,7 @@ class Commands(Part):
             meta = {"transaction_id": reference} if reference else None
             description = "Payment received" if success else "Payment failed"
             self.lifecycle.move(order, target, actor, description, meta)
-            return action_result(order, description)
+            return action_result(order, "record_payment", description)
 
     # ------------------------------------------------------------------ rider
     def pickup(self, actor: Actor, order_id: str, otp: object) -> dict[str, Any]:
@@ -119,7 +123,7 @@ class Commands(Part):
                 "Order picked up by delivery partner",
                 {"otp_verified": True},
             )
-            return action_result(order, "Order picked up successfully")
+            return action_result(order, "pickup", "Order picked up successfully")
 
     def start_delivery(self, actor: Actor, order_id: str) -> dict[str, Any]:
         self.authorize(actor, "start_delivery")
@@ -127,7 +131,7 @@ class Commands(Part):
             order = self.rider_order(actor, order_id)
             description = "Delivery partner started delivery"
             self.lifecycle.move(order, S.OUT_FOR_DELIVERY, actor, description)
-            return action_result(order, "Delivery started")
+            return action_result(order, "start_delivery", "Delivery started")
 
     def complete_delivery(
         self, actor: Actor, order_id: str, otp: object, delivery_notes: object
@@ -147,7 +151,10 @@ class Commands(Part):
             if delivered is None:
                 raise InvariantBroken(f"order {order.order_number} delivered with no time")
             return action_result(
-                order, "Order delivered successfully", actual_delivery_time=iso(delivered)
+                order,
+                "complete_delivery",
+                "Order delivered successfully",
+                actual_delivery_time=iso(delivered),
             )
 
     # ------------------------------------------------------------------ cancellation
@@ -179,5 +186,5 @@ class Commands(Part):
             description = f"Order cancelled by {role._value_}" + (f": {text}" if text else "")
             self.lifecycle.move(order, S.CANCELLED, actor, description, meta)
             return action_result(
-                order, "Order cancelled successfully", refund_status=refund_status(order)
+                order, "cancel", "Order cancelled successfully", refund_status=refund_status(order)
             )

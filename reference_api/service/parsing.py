@@ -5,21 +5,32 @@ aggregate."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from reference_api import otp as otp_rules
-from reference_api.errors import ValidationFailed
+from reference_api.errors import ValidationFailed, shown
 from reference_api.model import Address, OrderItem
 from reference_api.money import to_money
 from reference_api.states import PaymentMethod
 from reference_api.statuses import OrderStatus, parse_status
 
 MAX_PAGE_SIZE = 100
+#: The largest page number: the largest 32-bit integer, which every client's integer type holds.
+#: Bounded because the page becomes a store offset, ``(page - 1) * page_size``, and SQLite
+#: refuses an integer beyond 64 bits (a 500 before this bound).
+MAX_PAGE = 2**31 - 1
 MAX_ITEMS = 100
 MAX_QUANTITY = 100
 PREP_MINUTES = (1, 240)
+#: How deep ``metadata`` may nest. The history keeps it inside the order's stored document, and
+#: the JSON encoder refuses nesting past a fixed depth: unbounded, a client could make a move
+#: fail after the rules had run.
+MAX_METADATA_DEPTH = 16
+#: Integers in ``metadata`` are kept and sent back as JSON: within 64 bits, what JSON parsers
+#: (and the stored document's encoder) agree on.
+_INT64 = 2**63
 
 
 def require_reason(reason: object) -> str:
@@ -31,24 +42,24 @@ def require_reason(reason: object) -> str:
 def optional_reason(reason: object) -> str | None:
     """A reason where none is required: blank counts as none; anything but a string is refused."""
     if reason is not None and not isinstance(reason, str):
-        raise ValidationFailed(f"reason: expected a string, got {reason!r}", field="reason")
+        raise ValidationFailed(f"reason: expected a string, got {shown(reason)}", field="reason")
     return reason if reason is not None and reason.strip() else None
 
 
 def optional_text(value: object, field: str) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise ValidationFailed(f"{field}: expected a string, got {value!r}", field=field)
+        raise ValidationFailed(f"{field}: expected a string, got {shown(value)}", field=field)
     return value
 
 
-def prep_minutes(value: object, default: int) -> int:
+def prep_minutes(value: object, default: int, field: str = "estimated_prep_time") -> int:
     if value is None:
         return default
     lo, hi = PREP_MINUTES
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ValidationFailed(
-            f"estimated_prep_time: expected whole minutes between {lo} and {hi}, got {value!r}",
-            field="estimated_prep_time",
+            f"{field}: expected whole minutes between {lo} and {hi}, got {shown(value)}",
+            field=field,
         )
     return value
 
@@ -58,14 +69,16 @@ def number(value: object, field: str, lo: float, hi: float) -> float:
     if (type(value) is float or type(value) is int) and lo <= value <= hi:
         return float(value)
     if isinstance(value, bool):
-        raise ValidationFailed(f"{field}: expected a number, got {value!r}", field=field)
+        raise ValidationFailed(f"{field}: expected a number, got {shown(value)}", field=field)
     try:
         parsed = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
-        raise ValidationFailed(f"{field}: expected a number, got {value!r}", field=field) from None
+        raise ValidationFailed(
+            f"{field}: expected a number, got {shown(value)}", field=field
+        ) from None
     if not (math.isfinite(parsed) and lo <= parsed <= hi):
         raise ValidationFailed(
-            f"{field}: must be between {lo} and {hi}, got {value!r}", field=field
+            f"{field}: must be between {lo} and {hi}, got {shown(value)}", field=field
         )
     return parsed
 
@@ -103,7 +116,7 @@ def items(raw: list[Mapping[str, Any]]) -> list[OrderItem]:
         qty = item.get("quantity")
         if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QUANTITY:
             raise ValidationFailed(
-                f"{where}.quantity: expected an integer 1..{MAX_QUANTITY}, got {qty!r}",
+                f"{where}.quantity: expected an integer 1..{MAX_QUANTITY}, got {shown(qty)}",
                 field=f"{where}.quantity",
             )
         try:
@@ -125,7 +138,8 @@ def payment_method(value: object) -> PaymentMethod:
     found = _PAYMENT_METHODS.get(value) if isinstance(value, str) else None
     if found is None:
         raise ValidationFailed(
-            f"payment_method: expected 'cod' or 'online', got {value!r}", field="payment_method"
+            f"payment_method: expected 'cod' or 'online', got {shown(value)}",
+            field="payment_method",
         )
     return found
 
@@ -133,14 +147,14 @@ def payment_method(value: object) -> PaymentMethod:
 def otp_type(value: object) -> str:
     if value not in otp_rules.OTP_TYPES:
         raise ValidationFailed(
-            f"type: expected 'pickup' or 'delivery', got {value!r}", field="type"
+            f"type: expected 'pickup' or 'delivery', got {shown(value)}", field="type"
         )
     return str(value)
 
 
 def status_code(value: object, field: str) -> OrderStatus:
     if not isinstance(value, str):
-        raise ValidationFailed(f"{field}: expected a string, got {value!r}", field=field)
+        raise ValidationFailed(f"{field}: expected a string, got {shown(value)}", field=field)
     try:
         return parse_status(value)
     except ValueError as exc:
@@ -148,14 +162,47 @@ def status_code(value: object, field: str) -> OrderStatus:
 
 
 def metadata(value: object) -> dict[str, Any]:
+    """Free-form metadata, kept in the history as given: JSON values only, finite numbers,
+    integers within 64 bits, nested at most ``MAX_METADATA_DEPTH`` deep."""
     if value is not None and not isinstance(value, Mapping):
-        raise ValidationFailed(f"metadata: expected an object, got {value!r}", field="metadata")
-    return dict(value or {})
+        raise ValidationFailed(
+            f"metadata: expected an object, got {shown(value)}", field="metadata"
+        )
+    out = dict(value or {})
+    stack: list[tuple[object, int]] = [(out, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_METADATA_DEPTH:
+                raise ValidationFailed(
+                    f"metadata: nested more than {MAX_METADATA_DEPTH} levels deep",
+                    field="metadata",
+                )
+            if isinstance(item, dict):
+                if not all(isinstance(key, str) for key in item):
+                    raise ValidationFailed("metadata: keys must be strings", field="metadata")
+                children: Iterable[object] = item.values()
+            else:
+                children = item
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValidationFailed(
+                    "metadata: numbers must be finite (no NaN or Infinity)", field="metadata"
+                )
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not -_INT64 <= item < _INT64:
+                raise ValidationFailed("metadata: integers must fit in 64 bits", field="metadata")
+        elif item is not None and not isinstance(item, (str, bool)):
+            raise ValidationFailed(
+                f"metadata: expected JSON values, got {type(item).__name__}", field="metadata"
+            )
+    return out
 
 
 def whole_number(value: object, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationFailed(f"{field}: expected an integer, got {value!r}", field=field)
+        raise ValidationFailed(f"{field}: expected an integer, got {shown(value)}", field=field)
     return value
 
 
@@ -164,13 +211,16 @@ def page_args(page: object, page_size: object, include_cancelled: object) -> tup
     size = whole_number(page_size, "page_size")
     if not isinstance(include_cancelled, bool):
         raise ValidationFailed(
-            f"include_cancelled: expected true or false, got {include_cancelled!r}",
+            f"include_cancelled: expected true or false, got {shown(include_cancelled)}",
             field="include_cancelled",
         )
-    if number_ < 1:
-        raise ValidationFailed(f"page: must be >= 1, got {number_}", field="page")
+    if not 1 <= number_ <= MAX_PAGE:
+        raise ValidationFailed(
+            f"page: must be between 1 and {MAX_PAGE}, got {shown(number_)}", field="page"
+        )
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ValidationFailed(
-            f"page_size: must be between 1 and {MAX_PAGE_SIZE}, got {size}", field="page_size"
+            f"page_size: must be between 1 and {MAX_PAGE_SIZE}, got {shown(size)}",
+            field="page_size",
         )
     return number_, size

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from reference_api import otp as otp_rules
 from reference_api.errors import InvalidTransition, ValidationFailed
 from reference_api.model import Order
 from reference_api.permissions import TARGET_ACTION
@@ -72,6 +73,8 @@ class StatusRoute(Part):
         self, actor: Actor, order: Order, target: S, reason: str | None, meta: dict[str, Any]
     ) -> None:
         prep = meta.pop("estimated_prep_time", None)
+        if prep is not None:  # parsed here to name its place in this request's body
+            prep = parsing.prep_minutes(prep, 0, "metadata.estimated_prep_time")
         self.commands.confirm(actor, order.id, prep, reason, meta)
 
     def _reject(
@@ -93,7 +96,8 @@ class StatusRoute(Part):
         self, actor: Actor, order: Order, target: S, reason: str | None, meta: dict[str, Any]
     ) -> None:
         success = target is S.PAYMENT_SUCCESS
-        self.commands.record_payment(actor, order.id, success, meta.get("transaction_id"))
+        reference = parsing.optional_text(meta.get("transaction_id"), "metadata.transaction_id")
+        self.commands.record_payment(actor, order.id, success, reference)
 
     def _cancel(
         self, actor: Actor, order: Order, target: S, reason: str | None, meta: dict[str, Any]
@@ -119,9 +123,10 @@ class StatusRoute(Part):
             raise ValidationFailed(
                 f"metadata.otp: required to move to {target.value}", field="metadata.otp"
             )
+        # parsed here to name their place in this request's body
+        code = otp_rules.validate_format(meta["otp"], field="metadata.otp")
         if target is S.ORDER_PICKED_UP:
-            self.commands.pickup(actor, order.id, meta["otp"])
+            self.commands.pickup(actor, order.id, code)
         else:
-            self.commands.complete_delivery(
-                actor, order.id, meta["otp"], meta.get("delivery_notes")
-            )
+            notes = parsing.optional_text(meta.get("delivery_notes"), "metadata.delivery_notes")
+            self.commands.complete_delivery(actor, order.id, code, notes)

@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reference_api.errors import NotFound, ValidationFailed
-from reference_api.money import money_str, order_totals, round_money, to_money
+from reference_api.money import (
+    MAX_PRICE,
+    PRICE_PATTERN,
+    money_str,
+    order_totals,
+    round_money,
+    to_money,
+)
 from reference_api.policy import Policy
 from reference_api.roles import SYSTEM_ACTOR
 from tests.core.conftest import make_world
@@ -39,9 +46,12 @@ def test_tax_rounds_half_up_to_the_cent() -> None:
     assert round_money(Decimal("2.345")) == Decimal("2.35")
 
 
-@pytest.mark.parametrize("value", ["12.50", 12, Decimal("3.1"), "0", "1e2"])
+@pytest.mark.parametrize(
+    "value", ["12.50", 12, Decimal("3.1"), "0", "0.5", "999999.99", 999999, Decimal("-0")]
+)
 def test_accepted_prices(value: object) -> None:
-    assert to_money(value) == Decimal(str(value)).quantize(Decimal("0.01"))
+    assert to_money(value) == abs(Decimal(str(value)).quantize(Decimal("0.01")))
+    assert money_str(to_money(value))[0] != "-"
 
 
 @pytest.mark.parametrize(
@@ -55,11 +65,47 @@ def test_accepted_prices(value: object) -> None:
         ("NaN", "finite"),
         ("Infinity", "finite"),
         ("1.005", "two decimal places"),
+        ("1.000", "two decimal places"),
+        # a price is bounded before any arithmetic (rounding "1e26" to cents raised)
+        ("1e26", "at most 999999.99"),
+        ("1000000", "at most 999999.99"),
+        (10**30, "at most 999999.99"),
+        pytest.param(10**5000, "an integer of about 5001 digits", id="int-of-5001-digits"),
+        (Decimal("1E+26"), "at most 999999.99"),
+        ("1e999999999", "at most 999999.99"),
+        pytest.param("9" * 5000, "at most 999999.99", id="str-of-5000-digits"),
+        # plain digits only: what the schema's pattern says
+        ("1e2", "no sign, exponent"),
+        ("-0", "no sign, exponent"),
+        ("12\n", "no sign, exponent"),  # the whole text must match, not a prefix before a newline
+        ("+5", "no sign, exponent"),
+        ("1_000", "no sign, exponent"),
+        (" 12 ", "no sign, exponent"),
+        ("\u0661\u0662", "no sign, exponent"),
     ],
 )
 def test_refused_prices(value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         to_money(value, field="unit_price")
+
+
+@given(st.one_of(st.from_regex(PRICE_PATTERN), st.text(max_size=12), st.decimals().map(str)))
+def test_a_price_string_is_accepted_exactly_when_it_matches_the_pattern(text: str) -> None:
+    """The pattern is what the OpenAPI document publishes: schema and server agree."""
+    if re.fullmatch(PRICE_PATTERN, text):  # as JSON Schema reads it: "$" ends the text
+        assert Decimal(0) <= to_money(text) <= MAX_PRICE
+    else:
+        with pytest.raises(ValueError, match="unit_price"):
+            to_money(text, field="unit_price")
+
+
+@given(st.one_of(st.integers(), st.decimals()))
+def test_a_number_of_any_size_is_a_price_or_a_value_error(value: object) -> None:
+    try:
+        price = to_money(value)
+    except ValueError:
+        return
+    assert Decimal(0) <= price <= MAX_PRICE and price == price.quantize(Decimal("0.01"))
 
 
 @given(

@@ -70,6 +70,9 @@ def test_include_cancelled_hides_cancelled_and_refunded_only() -> None:
     [
         ({"page": 0}, "page"),
         ({"page": "2"}, "page"),
+        ({"page": 2**31}, "page"),  # bounded: it becomes a store offset (issue 17)
+        ({"page": 1874441701592131584}, "page"),
+        ({"page": 10**5000}, "page"),
         ({"page_size": 0}, "page_size"),
         ({"page_size": 101}, "page_size"),
         ({"page_size": True}, "page_size"),

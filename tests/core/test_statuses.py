@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from reference_api.errors import ValidationFailed
+from reference_api.permissions import TARGET_ACTION
 from reference_api.roles import SYSTEM_ACTOR
 from reference_api.statuses import (
+    ACTION_STATUS,
     ALIASES,
     DISPLAY_NAMES,
     TRANSITIONS,
@@ -67,10 +69,48 @@ def test_generic_update_accepts_alias_and_answers_canonical(
     }
 
 
-def test_confirm_endpoint_answers_canonical_code() -> None:
+def test_confirm_endpoint_answers_the_spelling_of_its_spec_section() -> None:
+    """D1: the confirm response says RESTAURANT_CONFIRMED, as "Restaurant: Confirm Order" shows;
+    the detail and the history keep the canonical ORDER_CONFIRMED, as their examples show."""
     w = make_world()
     oid = w.place()
-    assert w.svc.confirm(w.restaurant(0), oid)["status"] == "ORDER_CONFIRMED"
+    assert w.svc.confirm(w.restaurant(0), oid)["status"] == "RESTAURANT_CONFIRMED"
+    assert w.svc.get_order(SYSTEM_ACTOR, oid)["order_status"] == "ORDER_CONFIRMED"
+    assert w.svc.history(SYSTEM_ACTOR, oid)["history"][1]["status"] == "ORDER_CONFIRMED"
+
+
+def test_each_action_answers_the_status_its_spec_section_shows() -> None:
+    """D1: one table says what each action reports; every spelling in it names the state the
+    action really moves to, and each action of the generic endpoint has a row."""
+    spec = {  # the "status" of each action's response example in the spec
+        "confirm": "RESTAURANT_CONFIRMED",
+        "start_preparing": "PREPARING",
+        "mark_ready": "READY_FOR_PICKUP",
+        "pickup": "ORDER_PICKED_UP",
+        "start_delivery": "OUT_FOR_DELIVERY",
+        "complete_delivery": "DELIVERED",
+        "cancel": "CANCELLED",
+    }
+    for action, code in spec.items():
+        assert list(ACTION_STATUS[action].values()) == [code]
+    for action, moves in ACTION_STATUS.items():
+        for status, code in moves.items():
+            assert parse_status(code) is status
+            assert TARGET_ACTION[status] == action
+    assert set(ACTION_STATUS) == set(TARGET_ACTION.values())
+
+
+def test_every_action_response_reports_its_row() -> None:
+    w = make_world()
+    rest, oid = w.restaurant(0), w.place()
+    assert w.svc.confirm(rest, oid)["status"] == "RESTAURANT_CONFIRMED"
+    assert w.svc.start_preparing(rest, oid)["status"] == "PREPARING"
+    assert w.svc.mark_ready(rest, oid)["status"] == "READY_FOR_PICKUP"
+    assert w.svc.cancel(SYSTEM_ACTOR, oid, reason="ops")["status"] == "CANCELLED"
+    paid = w.place("online")
+    out = w.svc.record_payment(SYSTEM_ACTOR, paid, success=True)
+    assert out["status"] == "PAYMENT_SUCCESS"
+    assert w.svc.reject(rest, paid, reason="closed")["status"] == "RESTAURANT_REJECTED"
 
 
 def test_list_filter_accepts_alias() -> None:

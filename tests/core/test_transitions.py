@@ -148,3 +148,43 @@ def test_no_pickup_without_an_assigned_rider_even_by_the_system() -> None:
     with pytest.raises(Conflict, match="no delivery partner assigned"):
         w.svc.update_status(SYSTEM_ACTOR, oid, status_code="ORDER_PICKED_UP")
     assert w.svc.get_order(SYSTEM_ACTOR, oid)["order_status"] == "READY_FOR_PICKUP"
+
+
+def _nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("target", "metadata", "field"),
+    [
+        # the store keeps metadata in the order's document; its encoder stops at a fixed depth
+        (S.CANCELLED, {"x": _nested(300)}, "metadata"),
+        (S.CANCELLED, {"x": float("nan")}, "metadata"),
+        (S.CANCELLED, {"x": [2**70]}, "metadata"),
+        (S.CANCELLED, {"x": {1: "a"}}, "metadata"),
+        (S.CANCELLED, {"x": object()}, "metadata"),
+        (S.ORDER_CONFIRMED, {"estimated_prep_time": 10**10}, "metadata.estimated_prep_time"),
+        (S.ORDER_CONFIRMED, {"estimated_prep_time": 10**5000}, "metadata"),
+        (S.ORDER_PICKED_UP, {"otp": 123456}, "metadata.otp"),
+        (S.ORDER_PICKED_UP, {"otp": "\u0661" * 6}, "metadata.otp"),
+        (S.PAYMENT_SUCCESS, {"transaction_id": 7}, "metadata.transaction_id"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_generic_metadata_is_bounded_and_errors_name_its_path(
+    target: OrderStatus, metadata: dict[str, object], field: str
+) -> None:
+    w = make_world()
+    oid = (
+        w.place("online")
+        if target is S.PAYMENT_SUCCESS
+        else w.at(S.READY_FOR_PICKUP if target is S.ORDER_PICKED_UP else S.ORDER_PLACED)
+    )
+    before = len(w.order(oid).history)
+    with pytest.raises(ValidationFailed) as err:
+        w.svc.update_status(SYSTEM_ACTOR, oid, status_code=target.value, metadata=metadata)
+    assert err.value.field == field and err.value.detail.startswith(field)
+    assert len(w.order(oid).history) == before

@@ -6,14 +6,26 @@ from loadtest import checks
 
 
 def test_spec_aliases_count_as_the_canonical_status() -> None:
-    ok = {"success": True, "status": "RESTAURANT_CONFIRMED"}
+    ok = {"success": True, "status": "RESTAURANT_CONFIRMED"}  # the spec's confirm section
     assert checks.check_success("confirm", 200, ok, {}, "cod") is None
+    canonical = {"success": True, "status": "ORDER_CONFIRMED"}  # a target answering D1's old way
+    assert checks.check_success("confirm", 200, canonical, {}, "cod") is None
     prep = {"status": "FOOD_BEING_PREPARED"}
     assert checks.check_success("start_preparing", 200, prep, {}, "cod") is None
     wrong = {"status": "PREPARING"}
-    assert "should report ORDER_CONFIRMED" in str(
+    assert "should report RESTAURANT_CONFIRMED, reported PREPARING" in str(
         checks.check_success("confirm", 200, wrong, {}, "")
     )
+
+
+def test_the_expected_statuses_are_the_spec_sections_spelling() -> None:
+    assert checks.MOVES_TO["confirm"] == "RESTAURANT_CONFIRMED"
+    assert checks.MOVES_TO["start_preparing"] == "PREPARING"
+    assert set(checks.MOVES_TO) == {
+        "confirm", "reject", "start_preparing", "mark_ready", "pickup", "start_delivery",
+        "complete_delivery", "cancel",
+    }  # fmt: skip
+    assert checks.PAYMENT_OUTCOME == {True: "PAYMENT_SUCCESS", False: "PAYMENT_FAILED"}
 
 
 def test_wrong_otp_must_be_refused_and_resend_may_be_throttled() -> None:

@@ -1,8 +1,10 @@
-"""Fixtures for the server tests: the ``api`` fixture runs each contract test twice, against the
-app in-process (httpx ASGITransport) and against a real ``orderflow serve`` on 127.0.0.1."""
+"""Fixtures for the server tests: the ``api`` fixture runs each test twice, against the app
+in-process (httpx ASGITransport) and against a real ``orderflow serve`` on 127.0.0.1; the
+contract tests add a third backend, ``uvicorn --factory`` (``open_api(..., "factory")``)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,7 +13,15 @@ import httpx
 import pytest
 
 from reference_api.http.server import ServerSettings, build_app, build_service
-from tests.server.harness import CUSTOMERS, RIDERS, SECRET, VENDORS, Api, LiveServer
+from tests.server.harness import (
+    CUSTOMERS,
+    RIDERS,
+    SECRET,
+    VENDORS,
+    Api,
+    FactoryServer,
+    LiveServer,
+)
 
 
 @pytest.fixture
@@ -27,6 +37,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 @pytest.fixture(scope="session")
+def factory_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FactoryServer]:
+    server = FactoryServer(tmp_path_factory.mktemp("factory") / "orderflow.db")
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database with the fixtures seeded once; each in-process test starts from a copy."""
     path = tmp_path_factory.mktemp("template") / "seeded.db"
@@ -37,9 +54,11 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=["inprocess", "live"])
-async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
-    if request.param == "inprocess":
+@contextlib.asynccontextmanager
+async def open_api(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> AsyncIterator[Api]:
+    """An ``Api`` on one backend: ``inprocess`` (a fresh copy of the seeded database), ``live``
+    (the session's ``orderflow serve``) or ``factory`` (the session's ``uvicorn --factory``)."""
+    if kind == "inprocess":
         db = tmp_path / "inprocess.db"
         shutil.copyfile(request.getfixturevalue("seeded_db"), db)
         settings = ServerSettings(db=str(db), vendors=VENDORS, customers=CUSTOMERS, riders=RIDERS)
@@ -49,6 +68,13 @@ async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
                 yield Api(c, "inprocess")
     else:
-        server: LiveServer = request.getfixturevalue("live_server")
+        fixture = {"live": "live_server", "factory": "factory_server"}[kind]
+        server: LiveServer | FactoryServer = request.getfixturevalue(fixture)
         async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as c:
-            yield Api(c, "live")
+            yield Api(c, kind)
+
+
+@pytest.fixture(params=["inprocess", "live"])
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    async with open_api(request, tmp_path, request.param) as backend:
+        yield backend

@@ -1,22 +1,23 @@
 """Test harness for the reference server: one client API over two transports.
 
 ``Api`` drives the app either in-process (httpx ``ASGITransport``, lifespan entered by hand) or
-a real ``orderflow serve`` subprocess on 127.0.0.1, so the contract tests run unchanged against
-both. ``LiveServer`` starts and always stops such a subprocess.
+a real server subprocess on 127.0.0.1, so the contract tests run unchanged against each.
+``LiveServer`` starts (and always stops) ``orderflow serve``; ``FactoryServer`` the ASGI factory
+under ``uvicorn --factory`` with the same fixtures and secret given as ``ORDERFLOW_*`` variables.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from orderflow.served import ServedProcess
+from orderflow.served import FactoryProcess, ServedProcess
 from reference_api.fixtures import Fixtures, build_fixtures
 from reference_api.http.auth import JWT_SECRET_ENV, issue_token
 from reference_api.roles import SYSTEM_ACTOR, Actor, Role
@@ -55,6 +56,31 @@ class LiveServer(ServedProcess):
         return self
 
     def __enter__(self) -> LiveServer:
+        return self.start()
+
+
+class FactoryServer(FactoryProcess):
+    """``uvicorn --factory reference_api.http.app:create_app`` with the suite's fixtures and
+    secret, set the way a deployment would: environment variables only."""
+
+    def __init__(self, db: Path, settings: Mapping[str, str] | None = None) -> None:
+        super().__init__(
+            db,
+            {
+                "ORDERFLOW_VENDORS": str(VENDORS),
+                "ORDERFLOW_CUSTOMERS": str(CUSTOMERS),
+                "ORDERFLOW_RIDERS": str(RIDERS),
+                **(settings or {}),
+            },
+            env={JWT_SECRET_ENV: SECRET.decode()},
+            cwd=REPO,
+        )
+
+    def start(self, timeout: float = 30.0) -> FactoryServer:
+        super().start(timeout)
+        return self
+
+    def __enter__(self) -> FactoryServer:
         return self.start()
 
 

@@ -151,6 +151,9 @@ def test_serve_refuses_bad_settings(
     assert main(["serve", "--db", db, "--policy", "otp_max_attempts=many"]) == 2
     assert "expected a whole number" in capsys.readouterr().err
     assert main(["serve", "--db", db, "--riders", "0"]) == 2
+    assert "--riders 0: expected a whole number of at least 1" in capsys.readouterr().err
+    assert main(["serve", "--db", db, "--dispatch", "cell_km=0"]) == 2
+    assert "--dispatch cell_km=0.0: expected a number above 0" in capsys.readouterr().err
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

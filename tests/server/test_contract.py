@@ -1,17 +1,29 @@
 """The contract: every endpoint, every role, every documented error, run against the app
-in-process and against a real `orderflow serve` (the ``api`` fixture is parametrised)."""
+in-process, against a real `orderflow serve`, and against a real `uvicorn --factory
+reference_api.http.app:create_app` configured by ``ORDERFLOW_*`` variables (the ``api`` fixture
+is parametrised over all three here: both entry points must serve the same contract)."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from reference_api.endpoints import ENDPOINTS
+from tests.server.conftest import open_api
 from tests.server.harness import Api
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["inprocess", "live", "factory"])
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    async with open_api(request, tmp_path, request.param) as backend:
+        yield backend
+
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -38,7 +50,8 @@ async def test_cod_journey_through_every_role(api: Api) -> None:
     confirmed = await api.ok(
         rest, "POST", f"/api/restaurants/orders/{oid}/confirm/", json={"estimated_prep_time": 15}
     )
-    assert confirmed["status"] == "ORDER_CONFIRMED" and confirmed["success"] is True
+    # the confirm section's own spelling (D1); the detail and history keep ORDER_CONFIRMED
+    assert confirmed["status"] == "RESTAURANT_CONFIRMED" and confirmed["success"] is True
     assert ISO.match(confirmed["estimated_ready_time"])
     rider = await api.assigned_rider(oid)
 
@@ -406,7 +419,9 @@ async def test_openapi_describes_every_endpoint_and_marks_extensions(api: Api) -
         assert op["operationId"] == ep.operation
         assert ("extension" in op["tags"]) is ep.extension, ep.operation
         assert op.get("x-extension", False) is ep.extension, ep.operation
-        assert "401" in op["responses"] and "422" in op["responses"]
+        assert "401" in op["responses"]
+        # 422 where there is something to validate (test_documented_responses checks each)
+        assert ("422" in op["responses"]) is bool(op.get("parameters") or op.get("requestBody"))
         assert op["security"] == [{"bearerAuth": []}]
     assert "/ws/orders/{order_id}/" in doc["info"]["description"]
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"

@@ -27,7 +27,7 @@ HTTP_OPS = [ep for ep in ENDPOINTS.values() if ep.method != "WS"]
 json_values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers(-(2**70), 2**70)
+    | st.integers()  # unbounded: a bound here once hid two 500s (issue 17)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
     lambda inner: (
