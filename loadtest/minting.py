@@ -19,7 +19,7 @@ TOKEN_TTL_S = 12 * 3600.0
 def reference_identities() -> Identities:
     from reference_api.fixtures import build_fixtures, fixture_id
     from reference_api.http.auth import issue_token, resolve_secret
-    from reference_api.http.server import DEFAULT_CUSTOMERS, DEFAULT_RIDERS, DEFAULT_VENDORS
+    from reference_api.http.settings import DEFAULT_CUSTOMERS, DEFAULT_RIDERS, DEFAULT_VENDORS
     from reference_api.http.tokens import tokens_file
     from reference_api.roles import Actor, Role
 

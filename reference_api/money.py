@@ -43,7 +43,7 @@ def to_money(value: object, *, field: str = "amount") -> Decimal:
             raise ValueError(f"{field}: {_refusal(value)}, got {shown(value)}")
         amount = Decimal(value)
     elif isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise ValueError(f"{field}: expected a decimal string like '12.50', got {value!r}")
+        raise ValueError(f"{field}: expected a decimal string like '12.50', got {shown(value)}")
     else:
         amount = Decimal(value)
         problem = _out_of_range(amount)

@@ -224,7 +224,7 @@ def _period_start_s(scenario: dict[str, Any]) -> float:
     start = str(scenario.get("period", {}).get("start", "00:00"))
     try:
         return clock_seconds(start)
-    except ValueError:  # a hand-edited scenario.toml: report times from the period's start
+    except ValueError:  # a hand-edited scenario.toml with no valid start: count from midnight
         return 0.0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import simpy
 
 from reference_api.roles import Role
+from reference_api.service.parsing import PREP_MINUTES
 from reference_api.states import PaymentMethod
 from scenarios.schema import Scenario
 from sim import codes
@@ -35,7 +36,8 @@ Log = Callable[[int, int, int, int, int, int], None]
 def prep_estimate_min(s: Scenario) -> int:
     """The preparation time a restaurant quotes on confirming: the scenario's mean, in whole
     minutes within the API's bounds."""
-    return max(1, min(240, round(s.vendors.prep_time.mean_s / 60)))
+    lo, hi = PREP_MINUTES
+    return max(lo, min(hi, round(s.vendors.prep_time.mean_s / 60)))
 
 
 class CallLog:

@@ -31,6 +31,7 @@ from typing_extensions import TypeAliasType
 from reference_api.fixtures import fixture_id
 from reference_api.money import MAX_PRICE, PRICE_PATTERN
 from reference_api.service.parsing import (
+    MAX_EXACT_INT,
     MAX_ITEMS,
     MAX_METADATA_DEPTH,
     MAX_QUANTITY,
@@ -69,7 +70,7 @@ def _bounds(lo: int | float, hi: int | float) -> dict[str, Any]:
 
 
 #: Integers a float holds exactly (JavaScript's "safe integers").
-_EXACT = 2**53
+_EXACT = MAX_EXACT_INT + 1
 
 
 def _whole(value: object) -> object:
@@ -184,7 +185,7 @@ class ConfirmIn(Body):
 
 
 def _codes_for(status: OrderStatus) -> list[str]:
-    return [code for code in [*OrderStatus, *ALIASES] if parse_status(code) is status]
+    return [code for code in STATUS_CODES if parse_status(code) is status]
 
 
 def _when_target(statuses: tuple[OrderStatus, ...], then: dict[str, Any]) -> dict[str, Any]:

@@ -106,9 +106,6 @@ class Dispatching(Part):
     def rider_off(self, rider: Rider) -> None:
         self.index.rider_unavailable(rider.id)
 
-    def waiting_count(self) -> int:
-        return self.index.waiting_count()
-
 
 def _position(rider: Rider) -> tuple[float, float]:
     lat, lon = rider.latitude, rider.longitude

@@ -25,12 +25,12 @@ from reference_api.roles import Actor
 from reference_api.service.admin import Admin
 from reference_api.service.checkout import Checkout
 from reference_api.service.commands import Commands
-from reference_api.service.core import Core, Part, TimerListener
+from reference_api.service.core import Core, TimerListener
 from reference_api.service.dispatching import Dispatching
 from reference_api.service.lifecycle import Lifecycle
 from reference_api.service.otps import Otps
 from reference_api.service.queries import Queries
-from reference_api.service.refunds import RefundGateway, gateway_for
+from reference_api.service.refunds import AlwaysSettles, RandomFailures, RefundGateway
 from reference_api.service.riders import Riders
 from reference_api.service.status_route import StatusRoute
 from reference_api.service.timers import Timers
@@ -51,9 +51,11 @@ class OrderService:
         sinks: Iterable[ev.EventSink] = (),
     ) -> None:
         policy = policy or Policy()
-        if refunds is None:
-            rate = policy.refund_failure_rate
-            refunds = gateway_for(rate, random.Random(rng.getrandbits(64)) if rate else rng)
+        rate = policy.refund_failure_rate
+        if refunds is None and rate == 0:
+            refunds = AlwaysSettles()
+        elif refunds is None:  # a child stream of the service's, drawn only if refunds can fail
+            refunds = RandomFailures(rate, random.Random(rng.getrandbits(64)))
         core = Core(store, clock, rng, policy, OtpCodec(otp_secret), list(sinks))
         self.store = store
         self.clock = clock
@@ -64,7 +66,6 @@ class OrderService:
         self.observers = core.observers
         self.timer_listeners: list[TimerListener] = core.timer_listeners
         self.refunds = refunds
-        self.ids = Part(core)
         self.admin = Admin(core)
         self.dispatching = Dispatching(core, dispatch or NearestRiderDispatch())
         self.otps = Otps(core)
@@ -82,10 +83,10 @@ class OrderService:
         """The dispatch index in use (derived state; see ``rebuild_dispatch``)."""
         return self.dispatching.index
 
-    def rebuild_dispatch(self, index: DispatchPolicy | None = None) -> None:
-        """Start a fresh dispatch index from the store: after a rollback the in-memory index
-        may disagree with the database."""
-        self.dispatching.rebuild(index or NearestRiderDispatch())
+    def rebuild_dispatch(self, index: DispatchPolicy) -> None:
+        """Refill ``index``, a fresh one configured as the old (the caller knows its settings),
+        from the store: after a rollback the in-memory index may disagree with the database."""
+        self.dispatching.rebuild(index)
 
     # ------------------------------------------------------------------ fixtures (admin)
     def add_vendor(self, vendor: Vendor) -> None:
@@ -93,10 +94,6 @@ class OrderService:
 
     def add_user(self, user: User) -> None:
         self.admin.add_user(user)
-
-    def new_id(self) -> str:
-        """A fresh version-4 UUID from the injected randomness (ids of orders, entries, refunds)."""
-        return self.ids.uuid()
 
     # ------------------------------------------------------------------ checkout (extension)
     def place_order(

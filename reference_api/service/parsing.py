@@ -28,9 +28,9 @@ PREP_MINUTES = (1, 240)
 #: the JSON encoder refuses nesting past a fixed depth: unbounded, a client could make a move
 #: fail after the rules had run.
 MAX_METADATA_DEPTH = 16
-#: Integers in ``metadata`` are kept and sent back as JSON: within 64 bits, what JSON parsers
-#: (and the stored document's encoder) agree on.
-_INT64 = 2**63
+#: Integers in ``metadata`` are kept and sent back as JSON: within +-(2**53 - 1), the ones every
+#: JSON parser reads exactly (I-JSON, RFC 7493).
+MAX_EXACT_INT = 2**53 - 1
 
 
 def require_reason(reason: object) -> str:
@@ -96,10 +96,10 @@ def address(raw: Mapping[str, Any]) -> Address:
     lat, lon = point(raw.get("latitude"), raw.get("longitude"), "delivery_address.")
     line = raw.get("address_line_1", "")
     title = raw.get("title", "Home")
-    if not isinstance(line, str) or not isinstance(title, str):
-        raise ValidationFailed(
-            "delivery_address.address_line_1/title: expected strings", field="delivery_address"
-        )
+    for name, text in (("address_line_1", line), ("title", title)):
+        if not isinstance(text, str):
+            where = f"delivery_address.{name}"
+            raise ValidationFailed(f"{where}: expected a string, got {shown(text)}", field=where)
     return Address(title, line, lat, lon)
 
 
@@ -163,7 +163,7 @@ def status_code(value: object, field: str) -> OrderStatus:
 
 def metadata(value: object) -> dict[str, Any]:
     """Free-form metadata, kept in the history as given: JSON values only, finite numbers,
-    integers within 64 bits, nested at most ``MAX_METADATA_DEPTH`` deep."""
+    integers within ``MAX_EXACT_INT``, nested at most ``MAX_METADATA_DEPTH`` deep."""
     if value is not None and not isinstance(value, Mapping):
         raise ValidationFailed(
             f"metadata: expected an object, got {shown(value)}", field="metadata"
@@ -191,8 +191,10 @@ def metadata(value: object) -> dict[str, Any]:
                     "metadata: numbers must be finite (no NaN or Infinity)", field="metadata"
                 )
         elif isinstance(item, int) and not isinstance(item, bool):
-            if not -_INT64 <= item < _INT64:
-                raise ValidationFailed("metadata: integers must fit in 64 bits", field="metadata")
+            if not -MAX_EXACT_INT <= item <= MAX_EXACT_INT:
+                raise ValidationFailed(
+                    f"metadata: integers must be within +-{MAX_EXACT_INT}", field="metadata"
+                )
         elif item is not None and not isinstance(item, (str, bool)):
             raise ValidationFailed(
                 f"metadata: expected JSON values, got {type(item).__name__}", field="metadata"

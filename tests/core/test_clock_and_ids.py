@@ -37,4 +37,4 @@ def test_ids_are_uuid4_strings_from_the_injected_rng() -> None:
     svc = bootstrap(seed=42)
     twin = random.Random(42)
     for _ in range(2000):
-        assert svc.new_id() == str(uuid.UUID(int=twin.getrandbits(128), version=4))
+        assert svc.checkout.uuid() == str(uuid.UUID(int=twin.getrandbits(128), version=4))

@@ -149,6 +149,19 @@ def test_place_order_names_the_bad_item(items: list[object], field: str) -> None
     assert err.value.field == field and field in err.value.detail
 
 
+@pytest.mark.parametrize("name", ["address_line_1", "title"])
+def test_place_order_names_the_bad_address_field(name: str) -> None:
+    w = make_world()
+    with pytest.raises(ValidationFailed) as err:
+        w.svc.place_order(
+            w.customer(0),
+            vendor_id=w.fx.vendors[0].id,
+            items=[{"name": "x", "quantity": 1, "unit_price": "1.00"}],
+            delivery_address={"latitude": 19.0, "longitude": 72.8, name: 5},
+        )
+    assert err.value.field == f"delivery_address.{name}" and name in err.value.detail
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
