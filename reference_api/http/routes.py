@@ -17,6 +17,7 @@ import orjson
 from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.dependencies.utils import get_dependant
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from reference_api.endpoints import ENDPOINTS
 from reference_api.errors import OrderflowError, ValidationFailed
@@ -129,8 +130,10 @@ def install(app: FastAPI) -> None:
     first = ("available_orders", "get_order")
     rank = {op: i for i, op in enumerate((*first, *(op for op in ENDPOINTS if op not in first)))}
     for fn, options in sorted(_OPERATIONS, key=lambda item: rank[item[1]["name"]]):
-        # a number literal of any length in a body reaches validation (json_body)
-        app.router.add_api_route(endpoint=fn, route_class_override=BoundedJsonRoute, **options)
+        # a number literal of any length in a body reaches validation (json_body); reads have
+        # no body, so they keep the plain route and its request object
+        route = APIRoute if options["methods"] == ["GET"] else BoundedJsonRoute
+        app.router.add_api_route(endpoint=fn, route_class_override=route, **options)
 
 
 async def _call(
