@@ -9,10 +9,16 @@ Three measurements, each printed as a ratio against a baseline measured in the s
    and area all scale together). Target: flat within 1.3x. Each size runs in a fresh process so
    its peak memory (max RSS) is its own.
 3. The 1M-order day with 5,000 riders: target under 2 minutes and 4 GB peak memory.
+4. With ``--dispatch NAME[,NAME...]``: the same day (``--dispatch-size`` orders, 1M by default)
+   under ``at_confirm`` and each named strategy, each in a fresh process one after the other:
+   cost per order, its ratio to ``at_confirm``'s, and the seconds the strategy spent deciding
+   (its ``decide``, ``order_waiting`` and ``order_for``, timed here, not in the model). Target
+   for ``rolling_horizon``: at most 1.3x.
 
     .venv/bin/python benchmarks/bench_sim.py                 # all three (the 1M day takes minutes)
     .venv/bin/python benchmarks/bench_sim.py --sizes 10000,100000   # skip the 1M day
     .venv/bin/python benchmarks/bench_sim.py --day dinner    # the overloaded day of earlier runs
+    .venv/bin/python benchmarks/bench_sim.py --sizes 10000 --dispatch rolling_horizon
 
 The bench day (``--day dense``, the default) is a city that 5,000 riders can serve at 1M orders a
 day: 200 orders per rider-day leave 7.2 minutes per order, so trips are short (100 km2 per 1M
@@ -154,9 +160,35 @@ def skeleton(s: Scenario, seed: int) -> tuple[int, float]:
     return len(plan), time.perf_counter() - start
 
 
-def full(s: Scenario, seed: int, show: bool = False) -> tuple[int, float, float, str]:
-    """(orders, seconds simulating, seconds building the tables, the outcome mix)."""
+#: The strategy methods whose time section 4 reports.
+DECIDING = ("decide", "order_waiting", "order_for")
+
+
+def _timed(method: Callable[..., Any], spent: list[float]) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    return timed
+
+
+def with_policy(s: Scenario, policy: str) -> Scenario:
+    return s.model_copy(update={"dispatch": s.dispatch.model_copy(update={"policy": policy})})
+
+
+def full(
+    s: Scenario, seed: int, show: bool = False, deciding: list[float] | None = None
+) -> tuple[int, float, float, str]:
+    """(orders, seconds simulating, seconds building the tables, the outcome mix); with
+    ``deciding``, the strategy's deciding time is added to its first item."""
     model = Model(s, seed, 0)
+    if deciding is not None:  # patch this process's strategy class: its instances use slots
+        cls = type(model.svc.dispatch)
+        for name in DECIDING:
+            setattr(cls, name, _timed(getattr(cls, name), deciding))
     span = round(s.period.duration_s / 60)
     bar = tqdm(total=span, unit="sim-min", disable=not show, leave=False, mininterval=2.0)
 
@@ -193,6 +225,13 @@ def _size_job(day: str, orders: int) -> tuple[int, float, float, float, str]:
     return placed, run_s, table_s, peak_mb, mix
 
 
+def _policy_job(day: str, orders: int, policy: str) -> tuple[int, float, float, str]:
+    tqdm.set_lock(threading.RLock())
+    deciding = [0.0]
+    placed, run_s, _, mix = full(with_policy(DAYS[day](orders), policy), 1, True, deciding)
+    return placed, run_s, deciding[0], mix
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -203,7 +242,20 @@ def main() -> int:
     parser.add_argument(
         "--day", choices=sorted(DAYS), default="dense", help="the bench day (module doc)"
     )
+    parser.add_argument(
+        "--dispatch",
+        default="",
+        metavar="NAME[,NAME...]",
+        help="also compare these dispatch strategies with at_confirm (section 4)",
+    )
+    parser.add_argument("--dispatch-size", type=int, default=1_000_000, metavar="ORDERS")
     args = parser.parse_args()
+    from reference_api.dispatch import POLICIES
+
+    policies = [p.strip() for p in args.dispatch.split(",") if p.strip()]
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        parser.error(f"--dispatch: unknown {', '.join(unknown)}; known: {', '.join(POLICIES)}")
     try:
         sizes = [int(x) for x in args.sizes.split(",")]
     except ValueError:
@@ -273,7 +325,29 @@ def main() -> int:
             f"\n3) 1M-order day, {round(size * RIDERS_PER_ORDER):,} riders: {total:.1f}s "
             f"(target < 120s), peak {peak / 1024:.2f} GB (target < 4 GB)"
         )
+    if policies:
+        compare_policies(ctx, args.day, args.dispatch_size, policies)
     return 0
+
+
+def compare_policies(ctx: Any, day: str, size: int, policies: list[str]) -> None:
+    print(
+        f"\n4) dispatch strategies on the {day} day of ~{size:,} orders (fresh process each, "
+        "one after the other)"
+    )
+    base: float | None = None
+    for policy in dict.fromkeys(["at_confirm", *policies]):
+        with ctx.Pool(1) as pool:
+            placed, run_s, deciding_s, mix = pool.apply(_policy_job, (day, size, policy))
+        per = run_s / placed * 1e6
+        base = per if base is None else base
+        print(
+            f"   {policy:>16}: {placed:>9,} orders  run {run_s:7.1f}s  {per:6.1f} us/order  "
+            f"{per / base:.2f}x at_confirm  deciding {deciding_s:6.1f}s "
+            f"({100 * deciding_s / run_s:.1f} %)\n{'':20}outcomes: {mix}",
+            flush=True,
+        )
+    print("   target: rolling_horizon <= 1.3x at_confirm")
 
 
 if __name__ == "__main__":

@@ -11,15 +11,20 @@ measures an older checkout side by side:
 Two sizes and a difference take start-up out: instructions per journey are
 ``(I(24 waves) - I(4 waves)) / (20 * 50)``; per simulated order ``(I(8000) - I(2000)) / 6000``
 for ``sim-day``. ``PYTHONHASHSEED=0`` keeps string hashing, and so dict layouts, the same
-between runs.
+between runs. NumPy's BLAS threads would spin-wait under valgrind and add a varying count
+(several percent a journey), so this script pins them to one before anything imports NumPy.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from pathlib import Path
+
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
 
 
 def _load(tree: Path, name: str) -> object:

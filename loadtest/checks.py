@@ -61,6 +61,20 @@ def reported_status(operation: str, body: Any) -> str | None:
     return None
 
 
+def bundle_orders(value: object) -> tuple[str, ...] | None:
+    """The orders of a bundle, in the sequence the server assigned them, from an order's
+    ``bundle`` field or an ``order.assigned`` event's (``{"id", "orders": [...], ...}``; an
+    extension, D22); None for an order travelling alone or a target without bundles."""
+    if not isinstance(value, dict):
+        return None
+    orders = value.get("orders")
+    if not isinstance(orders, list) or len(orders) < 2:
+        return None
+    if not all(isinstance(o, str) and o for o in orders):
+        return None
+    return tuple(orders)
+
+
 _CREATED_OR_OK = frozenset({201, 200})
 _OK = frozenset({200})
 

@@ -13,6 +13,11 @@ from loadtest.identities import Identities
 from loadtest.plan import Plan, PlannedOrder
 from loadtest.recorder import PartWriter
 
+#: Scenario seconds a bundled order's rider step may wait for the orders before it in the
+#: bundle to make the same step: their food is ready within the strategy's bundle window (5
+#: minutes by default) and their rides differ by at most a city's crossing, so half an hour.
+SEQUENCE_WAIT_SCENARIO_S = 1800.0
+
 
 class BoundReached(Exception):
     """The run's request or time bound ended this journey."""
@@ -54,6 +59,13 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.pending.extend(sorted(self.orders, key=lambda o: (o.arrival_s, o.index)))
+
+    @property
+    def sequence_wait_s(self) -> float:
+        """Wall seconds a bundled order's rider step waits for the orders before it in the
+        bundle (``Journey._await_turn``): ``rider_wait_s``, or half an hour of scenario time
+        when that is longer (at a low ``--speedup`` the others' steps are minutes apart)."""
+        return max(self.rider_wait_s, SEQUENCE_WAIT_SCENARIO_S / self.plan.speedup)
 
     def due(self, order: PlannedOrder, offset_s: float = 0.0) -> float:
         return self.t0 + (order.arrival_s + offset_s) / self.plan.speedup

@@ -2,7 +2,14 @@
 customer, the order's restaurant, the payment gateway, or whichever rider the server assigned
 (read from the order's ``delivery_person``, never assumed). Every request is recorded with its
 intended start beside its actual start and end; responses are checked against what the spec
-allows, and the first broken rule ends the journey with the reason."""
+allows, and the first broken rule ends the journey with the reason.
+
+A rider may hold several orders of one restaurant at once (a bundle, D22: the order's ``bundle``
+field, or its ``order.assigned`` event's). Each journey still drives only its own order, with its
+own OTPs, but takes the rider's steps in the sequence the server assigned: a step (pickup, start
+of delivery, completion, and a replayed position report at the customer) waits until every order
+before it in the bundle has made that step or ended (``_await_turn``), reading them from the
+server as the rider, so it holds across worker processes too."""
 
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from loadtest.plan import BACKGROUND, FINAL_STATUS, PlannedCall, PlannedOrder
 from loadtest.tables import FAILED, OK, UNFINISHED
 from loadtest.ws import Subscription
 from reference_api.endpoints import ENDPOINTS
+from reference_api.statuses import OrderStatus
 
 if TYPE_CHECKING:  # loadtest.sender imports Locust, which monkey-patches on import
     from loadtest.sender import Sender
@@ -31,6 +39,32 @@ PLACE_ORDER = ENDPOINTS["place_order"].name
 NAMES = {op: ep.name for op, ep in ENDPOINTS.items()}
 #: Query strings of the OTP reads, built once.
 OTP_QUERY = {kind: "?" + urlencode({"type": kind}) for kind in ("pickup", "delivery")}
+#: Responses that describe the rider making the call, not the order: their ``delivery_person``
+#: is whoever sent them, which says nothing about who the order's rider is.
+RIDER_SELF = frozenset({"set_rider_availability", "update_rider_location"})
+
+#: How far along the rider's steps an order is: 0 before pickup, then picked up, out for
+#: delivery, and 3 delivered or ended (cancelled, refunded...: it holds no step back any more).
+_PICKED_UP, _OUT, _DONE = 1, 2, 3
+_PROGRESS: dict[str, int] = {
+    **{
+        s.value: 0
+        for s in (
+            OrderStatus.ORDER_PLACED,
+            OrderStatus.PAYMENT_PENDING,
+            OrderStatus.PAYMENT_SUCCESS,
+            OrderStatus.ORDER_CONFIRMED,
+            OrderStatus.PREPARING,
+            OrderStatus.READY_FOR_PICKUP,
+        )
+    },
+    OrderStatus.ORDER_PICKED_UP.value: _PICKED_UP,
+    OrderStatus.OUT_FOR_DELIVERY.value: _OUT,
+}
+#: The rider's steps a bundled order takes in the bundle's sequence, and how far along every
+#: order before it must be first.
+SEQUENCED = {"pickup": _PICKED_UP, "start_delivery": _OUT, "complete_delivery": _DONE}
+_STEP_NAMES = {_PICKED_UP: "picked up", _OUT: "out for delivery", _DONE: "delivered"}
 
 
 def decode(content: bytes) -> Any:
@@ -66,6 +100,10 @@ class Journey:
         self.order_id: str | None = None
         self.rider: Identity | None = None
         self.rider_id: str | None = None
+        #: the orders the rider took with this one, in delivery sequence (None: alone)
+        self.bundle: tuple[str, ...] | None = None
+        #: how far along each order before this one in the bundle was last seen (``_PROGRESS``)
+        self.progress: dict[str, int] = {}
         self.otps: dict[str, str] = {}
         self.last_status: str | None = None
         self.acks: dict[str, float] = {}  # new_status -> when the response arrived
@@ -147,6 +185,12 @@ class Journey:
         if op != "place_order" and "{order_id}" in ep.path and not self.order_id:
             raise JourneyFailed(f"{name}: no order id (checkout did not succeed)")
         who = self._identity(call, intended)
+        if call.role == "rider" and self.bundle is not None and "identity" not in params:
+            need = SEQUENCED.get(op)
+            if op == "update_rider_location" and params.get("at") == "customer":
+                need = _DONE  # at this customer only once the ones before are delivered
+            if need is not None:
+                self._await_turn(need, name, who)
         url, body = self._request(call)
         refusal = not call.succeeds and op != "resend_otp"  # a resend may go either way (D7)
         status, data, reason = self._send(
@@ -182,9 +226,8 @@ class Journey:
                 self.sub = Subscription(
                     self.host, self.order_id, self.customer.token, self.sender.request_event
                 )
-        rider = data.get("delivery_person")
-        if isinstance(rider, str) and rider:
-            self.rider_id = rider
+        if op not in RIDER_SELF:
+            self._learn_rider(data)
         if op == "get_otp":
             self.otps[str(data.get("type") or params.get("otp_type", "delivery"))] = data["otp"]
         reported = checks.reported_status(op, data)
@@ -192,6 +235,58 @@ class Journey:
             if op in checks.MOVES_TO or op in ("place_order", "record_payment"):
                 self.acks.setdefault(reported, time.time())
             self.last_status = reported
+
+    def _learn_rider(self, data: dict[str, Any]) -> None:
+        """The order's rider and bundle, from an order's detail (or an event) that names them.
+        A bundle is formed when its orders are assigned, all at once, and never changes."""
+        rider = data.get("delivery_person")
+        if isinstance(rider, str) and rider:
+            self.rider_id = rider
+            bundle = checks.bundle_orders(data.get("bundle"))
+            if bundle is not None and self.order_id in bundle:
+                self.bundle = bundle
+
+    # ------------------------------------------------------------------ bundles
+    def _await_turn(self, need: int, name: str, rider: Identity) -> None:
+        """Wait until every order before this one in its bundle is at least ``need`` along the
+        rider's steps (``_PROGRESS``; an order that ended holds nothing back), reading each from
+        the server as the rider who holds them, for at most ``ctx.sequence_wait_s``. An order
+        only moves forward, so one seen far enough along is not read again."""
+        assert self.bundle is not None and self.order_id is not None
+        earlier = self.bundle[: self.bundle.index(self.order_id)]
+        deadline = time.time() + self.ctx.sequence_wait_s
+        pause = 0.05
+        for other in earlier:
+            while self.progress.get(other, 0) < need:
+                status, data, reason = self._send(
+                    GET_ORDER.name,
+                    "GET",
+                    GET_ORDER.url(other),
+                    rider,
+                    None,
+                    time.time(),
+                    "rider",
+                    False,
+                    False,
+                    lambda st, js: (
+                        None if st == 404 else checks.check_success("get_order", st, js, {}, "")
+                    ),
+                )
+                if reason is None:
+                    # 404: no longer the rider's order, so it holds no step of theirs back
+                    code = data.get("order_status") if isinstance(data, dict) else None
+                    found = _DONE if status == 404 else _PROGRESS.get(checks.canonical(code) or "")
+                    self.progress[other] = _DONE if found is None else found
+                    if self.progress[other] >= need:
+                        break
+                if time.time() + pause > deadline:
+                    seen = f"; last read: {reason}" if reason else ""
+                    raise JourneyFailed(
+                        f"{name} as rider: order {other}, before this one in its bundle, "
+                        f"not {_STEP_NAMES[need]} within {self.ctx.sequence_wait_s:g} s{seen}"
+                    )
+                gevent.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
     # ------------------------------------------------------------------ requests
     def _request(self, call: PlannedCall) -> tuple[str, bytes | None]:
@@ -291,7 +386,11 @@ class Journey:
         if self.rider is not None:
             return self.rider
         if self.rider_id is None and self.sub is not None:
-            self.rider_id = self.sub.rider()
+            assigned = self.sub.assignment()
+            if assigned is not None:
+                self.rider_id, bundle = assigned
+                if bundle is not None and self.order_id in bundle:
+                    self.bundle = bundle
         deadline = time.time() + self.ctx.rider_wait_s
         pause = 0.05
         while self.rider_id is None:
@@ -309,9 +408,8 @@ class Journey:
                 lambda st, js: checks.check_success("get_order", st, js, {}, ""),
             )
             if reason is None and isinstance(data, dict):
-                rider = data.get("delivery_person")
-                if isinstance(rider, str) and rider:
-                    self.rider_id = rider
+                self._learn_rider(data)
+                if self.rider_id is not None:
                     break
             if time.time() + pause > deadline:
                 raise JourneyFailed(

@@ -100,7 +100,9 @@ def add_arguments(parser: Any, *, scenario_flag: bool = True) -> None:
         "--rider-wait",
         type=float,
         default=30.0,
-        help="wall seconds to wait for rider assignment (default %(default)s)",
+        help="wall seconds to wait for rider assignment, and for the orders before one in its "
+        "bundle to make a rider step (default %(default)s; against `serve --dispatch "
+        "rolling_horizon` allow one round interval more)",
     )
     g.add_argument(
         "--drain", type=float, default=None, help="wall seconds allowed after the last arrival"

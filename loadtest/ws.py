@@ -1,6 +1,8 @@
 """A customer's live-tracking subscription to ``/ws/orders/{id}/``: connects in its own greenlet
 (websocket-client over gevent's patched sockets), keeps every event with the moment it arrived,
-and shows up in Locust's statistics as one ``WS /ws/orders/[id]/`` request per connection."""
+and shows up in Locust's statistics as one ``WS /ws/orders/[id]/`` request per connection. Its
+``order.assigned`` event tells the journey which rider to act as, and the bundle the order is
+part of, if any."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from urllib.parse import quote, urlsplit
 import gevent
 import websocket
 
+from loadtest.checks import bundle_orders
 from reference_api.endpoints import ENDPOINTS
 
 WS_NAME = ENDPOINTS["websocket"].name
@@ -81,10 +84,17 @@ class Subscription:
 
     def rider(self) -> str | None:
         """The rider the server assigned, if an ``order.assigned`` event said so."""
+        found = self.assignment()
+        return None if found is None else found[0]
+
+    def assignment(self) -> tuple[str, tuple[str, ...] | None] | None:
+        """The rider the server assigned and, when it gave them this order with others of the
+        restaurant, the bundle's orders in delivery sequence (the event's ``bundle``), if an
+        ``order.assigned`` event said so. Only that event names a ``delivery_person``."""
         for _, payload in self.events:
             rider = payload.get("delivery_person")
             if isinstance(rider, str) and rider:
-                return rider
+                return rider, bundle_orders(payload.get("bundle"))
         return None
 
     def close(self, grace_s: float = 0.0) -> None:

@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable
 
 from reference_api.clock import Clock, ManualClock
-from reference_api.dispatch import DispatchPolicy
+from reference_api.dispatch import DispatchStrategy
 from reference_api.events import EventSink
 from reference_api.policy import Policy
 from reference_api.service import OrderService, RefundGateway
@@ -26,7 +26,7 @@ def bootstrap(
     rng: random.Random | None = None,
     policy: Policy | None = None,
     otp_secret: bytes = DEFAULT_SECRET,
-    dispatch: DispatchPolicy | None = None,
+    dispatch: DispatchStrategy | None = None,
     refunds: RefundGateway | None = None,
     sinks: Iterable[EventSink] = (),
 ) -> OrderService:

@@ -176,6 +176,10 @@ class Order:
     otps: dict[str, OtpRecord] = field(default_factory=dict)
     history: list[TrackingEntry] = field(default_factory=list)
     version: int = 0
+    #: set when the rider took this order with others from the same restaurant (D22): the
+    #: bundle's id and its orders in the sequence the strategy chose
+    bundle_id: str | None = None
+    bundle: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -201,12 +205,19 @@ class Rider:
     available: bool = False
     latitude: float | None = None
     longitude: float | None = None
-    current_order_id: str | None = None
     location_updated_at: float | None = None
+    #: the orders the rider holds, in the sequence they deliver them (several: a bundle, D22)
+    order_ids: tuple[str, ...] = ()
+
+    @property
+    def current_order_id(self) -> str | None:
+        """The first order the rider holds (the one they are working on), if any."""
+        held = self.order_ids
+        return held[0] if held else None
 
     @property
     def dispatchable(self) -> bool:
-        return self.available and self.current_order_id is None and self.latitude is not None
+        return self.available and not self.order_ids and self.latitude is not None
 
 
 class Timer(NamedTuple):

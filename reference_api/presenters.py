@@ -87,7 +87,15 @@ def order_detail(order: Order) -> dict[str, Any]:
         "customer_longitude": lon,
         "restaurant_latitude": coord(order.restaurant_lat),
         "restaurant_longitude": coord(order.restaurant_lon),
+        "bundle": None if order.bundle is None else bundle_view(order),
     }
+
+
+def bundle_view(order: Order) -> dict[str, Any]:
+    """The extension field of D22: the orders the rider took together with this one, in
+    delivery sequence, and this order's place in it (null, not this, for an order alone)."""
+    bundle = order.bundle or []
+    return {"id": order.bundle_id, "orders": list(bundle), "position": bundle.index(order.id) + 1}
 
 
 def tracking_entry(entry: TrackingEntry) -> dict[str, Any]:
@@ -195,11 +203,13 @@ def status_update(order: Order, previous: str, entry: TrackingEntry) -> dict[str
 
 
 def rider_view(rider: Rider) -> dict[str, Any]:
+    held = rider.order_ids
     return {
         "delivery_person": rider.id,
         "name": rider.name,
         "available": rider.available,
-        "current_order": rider.current_order_id,
+        "current_order": held[0] if held else None,
+        "current_orders": list(held),
         "latitude": coord(rider.latitude),
         "longitude": coord(rider.longitude),
     }

@@ -49,3 +49,10 @@ class TimerKind(StrEnum):
     PAYMENT_TIMEOUT = "payment_timeout"
     PICKUP_TIMEOUT = "pickup_timeout"
     REFUND_STEP = "refund_step"
+    #: a dispatch strategy asked to decide at this time (not about one order: see
+    #: ``DISPATCH_TIMER_ORDER``)
+    DISPATCH_ROUND = "dispatch_round"
+
+
+#: The ``order_id`` of the one pending ``DISPATCH_ROUND`` timer (no order has this id).
+DISPATCH_TIMER_ORDER = "dispatch"

@@ -32,14 +32,42 @@ def _series(w: SweepAnalysis) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
+def _categories(w: SweepAnalysis) -> list[str] | None:
+    """The x axis's values when they are names (``dispatch.policy``), in table order; None for
+    a numeric axis."""
+    x = w.table[w.parameters[0]]
+    if pd.api.types.is_numeric_dtype(x):
+        return None
+    return list(dict.fromkeys(str(v) for v in x))
+
+
+def _x(rows: pd.DataFrame, x_name: str, categories: list[str] | None) -> np.ndarray[Any, Any]:
+    if categories is None:
+        return rows[x_name].to_numpy(np.float64)
+    return np.array([categories.index(str(v)) for v in rows[x_name]], dtype=np.float64)
+
+
 def kpi_bands(w: SweepAnalysis) -> str:
+    """One panel per KPI against the first varied parameter: a line and its band for a
+    numeric axis; for a categorical one (named settings), each setting's mean and interval
+    side by side."""
     x_name = w.parameters[0]
+    categories = _categories(w)
     kpis = w.panels[:MAX_PANELS]
     fig, axes = grid(len(kpis), cols=3, cell_h=2.3)
     series = _series(w)
     for ax, kpi in zip(axes, kpis, strict=True):
         for label, rows in series:
-            x = rows[x_name].to_numpy(np.float64)
+            x = _x(rows, x_name, categories)
+            if categories is not None:
+                mean = rows[kpi].to_numpy(np.float64)
+                if f"{kpi}.ci_low" in rows.columns and f"{kpi}.ci_high" in rows.columns:
+                    lo = mean - rows[f"{kpi}.ci_low"].to_numpy(np.float64)
+                    hi = rows[f"{kpi}.ci_high"].to_numpy(np.float64) - mean
+                    ax.errorbar(x, mean, yerr=[lo, hi], fmt="o", ms=4, capsize=3, label=label)
+                else:
+                    ax.plot(x, mean, "o", ms=4, label=label)
+                continue
             line = ax.plot(x, rows[kpi].to_numpy(np.float64), "o-", ms=3, lw=1.2, label=label)
             if f"{kpi}.ci_low" in rows.columns and f"{kpi}.ci_high" in rows.columns:
                 lo = rows[f"{kpi}.ci_low"].to_numpy(np.float64)
@@ -48,7 +76,8 @@ def kpi_bands(w: SweepAnalysis) -> str:
         for _, row in w.choices[w.choices["kpi"] == kpi].iterrows():
             setting = row["smallest_by_mean"]
             if isinstance(setting, str) and len(w.parameters) == 1:
-                at = float(str(setting).partition("=")[2])
+                value = str(setting).partition("=")[2]
+                at = float(value) if categories is None else float(categories.index(value))
                 ax.axvline(at, color=SLA_COLOUR, lw=1, ls="--")
                 ax.annotate(
                     f"meets {row['condition']}",
@@ -61,6 +90,9 @@ def kpi_bands(w: SweepAnalysis) -> str:
             ax.axhline(target, color=SLA_COLOUR, lw=0.8, ls=":")
         ax.set_title(kpi, loc="left")
         ax.set_xlabel(x_name)
+        if categories is not None:
+            ax.set_xticks(range(len(categories)), categories, fontsize=6)
+            ax.set_xlim(-0.5, len(categories) - 0.5)
     if axes and len(series) > 1:
         axes[0].legend(loc="best", fontsize=6)
     return to_svg(fig)
@@ -77,8 +109,10 @@ def build(run: RunDir, w: SweepAnalysis) -> KindReport:
     sections = [
         Section("kpi-vs-parameter", f"KPIs vs {', '.join(w.parameters)}")
         .note(
-            "Line: mean over replications; band: 95% confidence interval; dashed red line: "
-            "the smallest setting that meets the threshold named beside it."
+            "Mean over replications with its 95% confidence interval (a line and band for a "
+            "numeric setting, a point and bar for named settings such as dispatch.policy); "
+            "dashed red line: the smallest setting that meets the threshold named beside it "
+            "(for named settings, the first in alphabetical order)."
         )
         .chart(kpi_bands(w), "kpi_vs_parameter"),
         Section("smallest-setting", "Smallest setting that meets each threshold").table(

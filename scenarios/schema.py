@@ -12,8 +12,17 @@ import itertools
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from reference_api.dispatch.spec import DEFAULT_POLICY, POLICIES, DispatchSpec, DispatchSpecError
 from reference_api.money import MAX_PRICE
 from scenarios.distributions import Constant, Distribution, Exponential
 
@@ -204,6 +213,61 @@ class Fleet(_Table):
     dispatch_cell_km: float | None = Field(default=None, gt=0)
 
 
+class Dispatch(_Table):
+    """Which dispatch strategy the service runs and its options (``reference_api.dispatch.spec``
+    holds their defaults and bounds; unset options take those). The grid comes from
+    ``fleet.dispatch_cell_km`` and the city's centre."""
+
+    policy: str = DEFAULT_POLICY
+    slack_min: float | None = None
+    interval_min: float | None = None
+    horizon_min: float | None = None
+    max_bundle: int | None = None
+    bundle_window_min: float | None = None
+    stack_km: float | None = None
+    candidates: int | None = None
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        if value not in POLICIES:
+            raise ValueError(
+                f"unknown dispatch policy {value!r}; expected one of {', '.join(POLICIES)}"
+            )
+        return value
+
+    @field_validator(
+        "slack_min",
+        "interval_min",
+        "horizon_min",
+        "max_bundle",
+        "bundle_window_min",
+        "stack_km",
+        "candidates",
+    )
+    @classmethod
+    def _option_of_the_policy(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """Each option is checked against the strategy's table (``dispatch.spec``), so the
+        error names it here as ``dispatch.<option>``."""
+        policy = info.data.get("policy")
+        if value is None or policy is None:
+            return value
+        try:
+            DispatchSpec.parse(policy, {str(info.field_name): value})
+        except DispatchSpecError as exc:
+            raise ValueError(exc.reason) from None
+        return value
+
+    def spec(self) -> DispatchSpec:
+        """The validated strategy choice."""
+        options = {
+            name: value
+            for name, value in self.model_dump(exclude={"policy"}).items()
+            if value is not None
+        }
+        return DispatchSpec.parse(self.policy, options)
+
+
 class AutoCancel(_Table):
     confirm_timeout_min: float = Field(default=10.0, gt=0)
     pickup_timeout_min: float = Field(default=30.0, gt=0)
@@ -251,6 +315,7 @@ class Scenario(_Table):
     customers: Customers
     payment: Payment = Payment()
     fleet: Fleet
+    dispatch: Dispatch = Dispatch()
     auto_cancel: AutoCancel = AutoCancel()
     refunds: Refunds = Refunds()
     sla: Sla = Sla()

@@ -17,7 +17,7 @@ import numpy as np
 import simpy
 
 from reference_api import bootstrap
-from reference_api.dispatch import NearestRiderDispatch
+from reference_api.dispatch import DispatchSpec
 from reference_api.model import Order, Rider
 from reference_api.policy import Policy
 from reference_api.service import OrderService
@@ -80,19 +80,24 @@ def open_service(
     s: Scenario, clock: SimClock, city: City, rngs: Mapping[str, np.random.Generator]
 ) -> tuple[MemoryStore, OrderService]:
     """The service the model drives, on an in-memory store (the ledger has it forget each order
-    once recorded) with a dispatch grid sized to the fleet's density."""
+    once recorded), with the scenario's dispatch strategy on a grid sized to the fleet's
+    density."""
     fleet = s.fleet
     cell = fleet.dispatch_cell_km or min(
         2.0, max(0.25, math.sqrt(city.area_km2 / max(1.0, fleet.riders / 3)))
     )
+    chosen = s.dispatch.spec()
+    grid = {"cell_km": cell, "ref_lat": s.city.center_lat}
+    spec = DispatchSpec(chosen.policy, {**chosen.options, **grid})
     store = MemoryStore()
+    policy = policy_for(s)
     svc = bootstrap(
         clock=clock,
         store=store,
         rng=service_rng(rngs["service"]),
-        policy=policy_for(s),
+        policy=policy,
         refunds=refund_gateway(s.refunds.failure_rate, rngs["refunds"]),
-        dispatch=NearestRiderDispatch(cell_km=cell, ref_lat=s.city.center_lat),
+        dispatch=spec.build(policy),
     )
     return store, svc
 
@@ -210,6 +215,9 @@ class ServiceBridge:
             return
         r = self._rider_by_id[rider.id]
         rec.rider = r.idx
+        bundle = order.bundle
+        if bundle is not None:
+            rec.bundle, rec.bundle_size = order.bundle_id, len(bundle)
         if rec.ts[ASSIGNED] != rec.ts[ASSIGNED]:  # NaN: first assignment
             rec.ts[ASSIGNED] = self._env.now
         r.jobs.append(rec)

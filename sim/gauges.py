@@ -24,14 +24,19 @@ class Gauges:
         "_acc_t",
         "_env",
         "_snap",
+        "_spent",
+        "_window",
         "counts",
         "riders_busy",
         "riders_on",
         "slots_busy",
     )
 
-    def __init__(self, env: simpy.Environment) -> None:
+    def __init__(self, env: simpy.Environment, window: tuple[float, float]) -> None:
         self._env = env
+        self._window = window
+        #: rider-seconds inside the window by what riders did (``spend``)
+        self._spent = {"travel": 0.0, "wait": 0.0, "handover": 0.0}
         self.counts: dict[OrderStatus, int] = dict.fromkeys(COUNTED, 0)
         self.riders_on = 0
         self.riders_busy = 0
@@ -65,6 +70,17 @@ class Gauges:
         self._accumulate()
         self.slots_busy += delta
 
+    def spend(self, kind: str, start: float, end: float) -> None:
+        """A rider spent ``start..end`` riding (``travel``), waiting at the restaurant
+        (``wait``) or handing over (``handover``); the part inside the window counts."""
+        lo, hi = self._window
+        if lo <= start and end <= hi:  # nearly always: no clipping to do
+            self._spent[kind] += end - start
+            return
+        part = (end if end < hi else hi) - (start if start > lo else lo)
+        if part > 0:
+            self._spent[kind] += part
+
     # ------------------------------------------------------------------ the measured window
     def snapshot_at(self, t: float, name: str) -> None:
         """Keep the integrals as they stand at time ``t`` (the measured window's edges)."""
@@ -85,6 +101,7 @@ class Gauges:
             "rider_on_s": b["on"] - a["on"],
             "kitchen_busy_s": b["slots"] - a["slots"],
             "kitchen_capacity_s": slots * (window[1] - window[0]),
+            **{f"rider_{kind}_s": s for kind, s in self._spent.items()},
         }
 
     # ------------------------------------------------------------------ resource samples
@@ -102,6 +119,7 @@ class Gauges:
         env, counts = self._env, self.counts
         names = [f"orders_{s.value.lower()}" for s in COUNTED]
         while True:
+            dispatch = svc.dispatch
             queues = [len(k.queue) for k in kitchens]
             values = {
                 "riders_off": riders - self.riders_on,
@@ -110,7 +128,9 @@ class Gauges:
                 "kitchen_slots_busy": self.slots_busy,
                 "kitchen_queue": sum(queues),
                 "kitchen_queue_max": max(queues),
-                "orders_waiting_for_rider": svc.dispatch.waiting_count(),
+                "orders_waiting_for_rider": dispatch.waiting_count(),
+                "dispatch_decisions": dispatch.work.decisions,
+                "dispatch_pairs_costed": dispatch.work.pairs_costed,
             }
             for name, status in zip(names, COUNTED, strict=True):
                 values[name] = counts[status]

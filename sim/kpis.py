@@ -51,6 +51,7 @@ HEADLINE = (
     HeadlineKpi("click_to_door_p50_min", "click->door p50", "min"),
     HeadlineKpi("click_to_door_p95_min", "click->door p95", "min"),
     HeadlineKpi("rider_wait_at_restaurant_mean_min", "rider wait at restaurant", "min"),
+    HeadlineKpi("ready_to_pickup_mean_min", "food waits for rider", "min"),
     HeadlineKpi("wait_for_rider_mean_min", "wait for a rider", "min"),
     HeadlineKpi("lateness_mean_min", "lateness vs promise", "min"),
     HeadlineKpi("late_share", "late vs promise", "%"),
@@ -61,6 +62,8 @@ HEADLINE = (
     HeadlineKpi("rider_utilisation", "rider utilisation", "%"),
     HeadlineKpi("kitchen_utilisation", "kitchen utilisation", "%"),
     HeadlineKpi("orders_per_rider_hour", "orders per rider-hour", ""),
+    HeadlineKpi("rider_busy_min_per_delivered", "rider busy per delivery", "min"),
+    HeadlineKpi("orders_per_bundle", "orders per bundle", ""),
 )
 HEADLINE_KPIS = tuple(k.name for k in HEADLINE)
 #: Endings that are cancellations (rejections and payment failures are counted apart).
@@ -127,6 +130,11 @@ def replication_kpis(
     wait = (_col(t, "picked_up") - _col(t, "rider_arrived")) / 60.0
     wait = wait[~np.isnan(wait)]
     k["sla_breach_rider_wait"] = _share(wait > sla.rider_wait_min, int(wait.size))
+    # the part of that wait spent before the food was ready (the rest is the handover)
+    arrived, ready = _col(t, "rider_arrived"), _col(t, "ready")
+    food = ~np.isnan(arrived) & ~np.isnan(ready) & ~np.isnan(_col(t, "picked_up"))
+    for_food = np.maximum(0.0, ready[food] - arrived[food]) / 60.0
+    k["rider_wait_for_food_mean_min"] = float(for_food.mean()) if for_food.size else math.nan
     for r in REASONS[1:]:
         k[f"cancellations_by_reason.{r}"] = float((reason == r).sum())
     for role in ROLES:
@@ -139,6 +147,22 @@ def replication_kpis(
     cap = utilisation.get("kitchen_capacity_s", 0.0)
     k["kitchen_utilisation"] = utilisation.get("kitchen_busy_s", 0.0) / cap if cap else math.nan
     k["orders_per_rider_hour"] = k["delivered"] / (on / 3600.0) if on else math.nan
+    busy = utilisation.get("rider_busy_s", math.nan)
+    k["rider_busy_min_per_delivered"] = busy / 60.0 / k["delivered"] if k["delivered"] else math.nan
+    # what riders did with their time on shift: the rest of it they were idle
+    spent = 0.0
+    for kind in ("travel", "wait", "handover"):
+        seconds = utilisation.get(f"rider_{kind}_s", 0.0)
+        spent += seconds
+        k[f"rider_{kind}_share"] = seconds / on if on else math.nan
+    k["rider_idle_share"] = max(0.0, 1.0 - spent / on) if on else math.nan
+    size = t.column("bundle_size").to_numpy(zero_copy_only=False).astype(np.float64)
+    size = size[size > 0]
+    # orders over trips: each order of a bundle of n is 1/n of a trip
+    k["orders_per_bundle"] = float(size.size / (1.0 / size).sum()) if size.size else math.nan
+    k["bundled_share"] = _share(size > 1, int(size.size))
+    for name in ("dispatch_decisions", "dispatch_pairs_costed"):
+        k[name] = utilisation.get(name, math.nan)
     return k
 
 

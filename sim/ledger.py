@@ -109,6 +109,7 @@ class Ledger:
         r.o_vendor.append(rec.vendor)
         r.o_customer.append(rec.customer)
         r.o_rider.append(rec.rider)
+        r.o_bundle.append(rec.bundle_size if rec.rider >= 0 else 0)
         refund = order.refund
         r.o_refund.append(0 if refund is None else codes.REFUND_STATE[refund.status])
         placed = rec.ts[PLACED]

@@ -92,7 +92,7 @@ class Model:
         p = s.period
         self.window = (p.warmup_min * 60, p.duration_s - p.cooldown_min * 60)
         self.ledger = ledger = Ledger(self.store, rec, env.event(), clock.epoch, self.window)
-        self.gauges = gauges = Gauges(env)
+        self.gauges = gauges = Gauges(env, self.window)
         self.world = world = build_world(s, env, self.svc, self.city, rngs["riders"])
         ServiceBridge(env, clock, self.store, self.svc, ledger, gauges, world.rider_by_id).attach()
         codes = RequestCodes(s, rec)
@@ -152,11 +152,15 @@ class Model:
             ) from exc
         self.ledger.close()
         slots = len(world.kitchens) * s.vendors.kitchen_slots
+        utilisation = gauges.utilisation(self.window, slots)
+        work = self.svc.dispatch.work  # the whole run's deciding, counted (not timed)
+        utilisation["dispatch_decisions"] = float(work.decisions)
+        utilisation["dispatch_pairs_costed"] = float(work.pairs_costed)
         return ReplicationResult(
             self.replication,
             self.rec,
             self.customers.placed,
             env.now,
-            gauges.utilisation(self.window, slots),
+            utilisation,
             self.window,
         )

@@ -128,6 +128,7 @@ class Recorder:
         self.o_vendor = Column(np.int64)
         self.o_customer = Column(np.int64)
         self.o_rider = Column(np.int64)
+        self.o_bundle = Column(np.int8)
         self.o_refund = Column(np.int8)
         self.o_window = Column(np.int8)
         # resource samples
@@ -226,6 +227,7 @@ class Recorder:
                 "vendor_idx": num(self.o_vendor),
                 "customer_idx": num(self.o_customer),
                 "rider_idx": num(self.o_rider),
+                "bundle_size": num(self.o_bundle),
                 "in_window": pa.array(self.o_window.values()[order] != 0),
             }
         )

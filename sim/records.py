@@ -21,6 +21,8 @@ class OrderRec:
 
     __slots__ = (
         "blk",
+        "bundle",
+        "bundle_size",
         "customer",
         "deadline",
         "done",
@@ -56,6 +58,8 @@ class OrderRec:
         self.status = OrderStatus.ORDER_PLACED
         self.ts = [NAN] * len(PHASES)  # phase timestamps, in simulated seconds
         self.rider = -1
+        self.bundle: str | None = None  # the bundle's id when the rider took it with others
+        self.bundle_size = 1
         self.reason = 0  # a ``codes.REASON`` once the order ends without delivery
         self.deadline = 0.0  # when the customer's patience runs out
         self.done = False  # reached an ending status (delivered, cancelled, rejected, failed)

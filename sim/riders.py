@@ -48,6 +48,7 @@ class Fleet:
         "_set_busy",
         "_set_on",
         "_speed_factor",
+        "_spend",
         "_svc",
         "_vendors",
     )
@@ -71,7 +72,7 @@ class Fleet:
         self._vendors, self._restaurants, self._customers = vendors, restaurants, customers
         self._customer_lat, self._customer_lon = customer_lat, customer_lon
         self._log, self._flush = log, flush
-        self._set_busy, self._set_on = gauges.set_busy, gauges.set_on
+        self._set_busy, self._set_on, self._spend = gauges.set_busy, gauges.set_on, gauges.spend
         fl = s.fleet
         self._instant = fl.instant_travel
         #: seconds of riding per km as the crow flies
@@ -106,7 +107,13 @@ class Fleet:
                 yield r.wake
                 continue
             rec = r.jobs.popleft()
-            yield from self._deliver(r, rec)
+            if rec.bundle is None:
+                yield from self._deliver(r, rec)
+            else:  # the rest of its bundle was assigned in the same instant, right behind it
+                recs = [rec]
+                while r.jobs and r.jobs[0].bundle == rec.bundle:
+                    recs.append(r.jobs.popleft())
+                yield from self._deliver_bundle(r, recs)
             self._flush()
 
     def _shift_over(self, event: simpy.Event) -> None:
@@ -129,32 +136,115 @@ class Fleet:
             rec.ends_ev = env.event()
             yield rec.ends_ev
             return
+        # The legs are written out here rather than through ``_ride`` and ``_hand_over`` (as the
+        # bundle's are): this is the path nearly every order takes, and each helper is a
+        # generator frame more per leg.
+        spend = self._spend
         vendor = self._vendors[rec.vendor]
-        yield env.timeout(self._travel(r, vendor.latitude, vendor.longitude))
+        start = env.now
+        leg = self._travel(r, vendor.latitude, vendor.longitude)
+        yield env.timeout(leg)
+        spend("travel", start, start + leg)
         r.lat, r.lon = vendor.latitude, vendor.longitude
         if rec.done:
             return
         svc.update_rider_location(actor, latitude=r.lat, longitude=r.lon)
         self._log(idx, r.idx, R_RIDER, EP["update_rider_location"], OK, self._p_at["restaurant"])
-        rec.ts[RIDER_ARRIVED] = env.now
+        rec.ts[RIDER_ARRIVED] = start = env.now
         if rec.status is not OrderStatus.READY_FOR_PICKUP:
             rec.ready_ev = env.event()
             yield rec.ready_ev
+            spend("wait", start, env.now)
             if rec.done:
                 return
+            start = env.now
         yield env.timeout(rec.pickup_s)
+        spend("handover", start, start + rec.pickup_s)
         if rec.done:
             return
         self._otp_handover(r, rec, "pickup")
         svc.start_delivery(actor, oid)
         self._log(idx, r.idx, R_RIDER, EP["start_delivery"], OK, self._p_empty)
         lat, lon = self._customer_lat[rec.customer], self._customer_lon[rec.customer]
-        yield env.timeout(self._travel(r, lat, lon))
+        start = env.now
+        leg = self._travel(r, lat, lon)
+        yield env.timeout(leg)
+        spend("travel", start, start + leg)
         r.lat, r.lon = lat, lon
         svc.update_rider_location(actor, latitude=lat, longitude=lon)
         self._log(idx, r.idx, R_RIDER, EP["update_rider_location"], OK, self._p_at["customer"])
         yield env.timeout(rec.dropoff_s)
+        spend("handover", start + leg, start + leg + rec.dropoff_s)
         self._otp_handover(r, rec, "delivery")
+
+    def _ride(self, r: RiderState, lat: float, lon: float) -> Process:
+        start = self._env.now
+        yield self._env.timeout(self._travel(r, lat, lon))
+        self._spend("travel", start, self._env.now)
+        r.lat, r.lon = lat, lon
+
+    def _hand_over(self, seconds: float) -> Process:
+        start = self._env.now
+        yield self._env.timeout(seconds)
+        self._spend("handover", start, self._env.now)
+
+    def _drop_off(self, r: RiderState, rec: OrderRec) -> Process:
+        """Ride to the customer and hand the order over with its delivery OTP."""
+        lat, lon = self._customer_lat[rec.customer], self._customer_lon[rec.customer]
+        yield from self._ride(r, lat, lon)
+        self._svc.update_rider_location(r.actor, latitude=lat, longitude=lon)
+        self._log(rec.idx, r.idx, R_RIDER, EP["update_rider_location"], OK, self._p_at["customer"])
+        yield from self._hand_over(rec.dropoff_s)
+        self._otp_handover(r, rec, "delivery")
+
+    def _deliver_bundle(self, r: RiderState, recs: list[OrderRec]) -> Process:
+        """Several orders of one restaurant (D22): one ride there; each order picked up with its
+        own code as its food is ready; then each taken out and delivered in the sequence the
+        service assigned. An order of the bundle may end (cancelled, timed out) at any wait;
+        the others go on. A no-show rider abandons the whole bundle."""
+        env, svc, actor = self._env, self._svc, r.actor
+        live = [rec for rec in recs if not rec.done]
+        if not live:
+            return
+        if any(rec.no_show for rec in live):
+            for rec in live:
+                if not rec.done:
+                    rec.ends_ev = env.event()
+                    yield rec.ends_ev
+            return
+        vendor = self._vendors[live[0].vendor]
+        yield from self._ride(r, vendor.latitude, vendor.longitude)
+        live = [rec for rec in live if not rec.done]
+        if not live:
+            return
+        svc.update_rider_location(actor, latitude=r.lat, longitude=r.lon)
+        self._log(
+            live[0].idx, r.idx, R_RIDER, EP["update_rider_location"], OK, self._p_at["restaurant"]
+        )
+        arrived = env.now
+        for rec in live:
+            rec.ts[RIDER_ARRIVED] = arrived
+        carried: list[OrderRec] = []
+        for rec in live:
+            if rec.done:
+                continue
+            if rec.status is not OrderStatus.READY_FOR_PICKUP:
+                waited = env.now
+                rec.ready_ev = env.event()
+                yield rec.ready_ev
+                self._spend("wait", waited, env.now)
+                if rec.done:
+                    continue
+            yield from self._hand_over(rec.pickup_s)
+            if rec.done:
+                continue
+            self._otp_handover(r, rec, "pickup")
+            carried.append(rec)
+        for rec in carried:
+            svc.start_delivery(actor, rec.oid)
+            self._log(rec.idx, r.idx, R_RIDER, EP["start_delivery"], OK, self._p_empty)
+        for rec in carried:
+            yield from self._drop_off(r, rec)
 
     def _otp_handover(self, r: RiderState, rec: OrderRec, kind: str) -> None:
         """The code holder reads the OTP (restaurant: pickup, customer: delivery) and the rider

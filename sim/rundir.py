@@ -87,6 +87,7 @@ def write_simulation(
         "seed": seed,
         "replications": len(outputs),
         "orders_placed": sum(o.placed for o in outputs),
+        "dispatch": loaded.scenario.dispatch.spec().describe(grid=False),
         "version": __version__,
         "files": files,
     }

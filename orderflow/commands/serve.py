@@ -6,14 +6,9 @@ import argparse
 import logging
 import sys
 
-from reference_api.http.settings import (
-    DEFAULT_CUSTOMERS,
-    DEFAULT_RIDERS,
-    DEFAULT_VENDORS,
-    DispatchSettings,
-)
-
-_GRID = DispatchSettings()
+from reference_api.dispatch.spec import DEFAULT_POLICY, POLICIES
+from reference_api.dispatch.spec import OPTIONS as DISPATCH_OPTIONS
+from reference_api.http.settings import DEFAULT_CUSTOMERS, DEFAULT_RIDERS, DEFAULT_VENDORS
 
 
 def add_fixture_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,11 +48,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--dispatch",
+        default=DEFAULT_POLICY,
+        metavar="NAME",
+        help=f"dispatch strategy: {', '.join(POLICIES)} (default %(default)s; docs/dispatch.md)",
+    )
+    p.add_argument(
+        "--dispatch-option",
+        dest="dispatch_options",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help=f"nearest-rider grid: cell_km (default {_GRID.cell_km}), ref_lat (default "
-        f"{_GRID.ref_lat}) (repeatable)",
+        help="a strategy option, e.g. interval_min=0.05 for rounds every 3 wall seconds: "
+        + ", ".join(f"{n} ({o.doc}, default {o.default:g})" for n, o in DISPATCH_OPTIONS.items())
+        + " (repeatable)",
     )
     p.add_argument(
         "--synchronous",

@@ -92,6 +92,12 @@ class OrderItem(Shape):
     total_price: Money
 
 
+class Bundle(Shape):
+    id: Uuid
+    orders: list[Uuid] = Field(min_length=2, description="In delivery sequence.")
+    position: int = Field(ge=1, description="This order's place in ``orders``, from 1.")
+
+
 class OrderDetail(Shape):
     id: Uuid
     order_number: str = Field(examples=["ORD12345678"])
@@ -124,6 +130,9 @@ class OrderDetail(Shape):
     customer_longitude: Coordinate
     restaurant_latitude: Coordinate
     restaurant_longitude: Coordinate
+    bundle: Bundle | None = Field(
+        description="Extension (D22): the orders one rider carries with this one, or null."
+    )
 
 
 class OrderPage(Shape):
@@ -244,6 +253,7 @@ class RiderView(Shape):
     name: str
     available: bool
     current_order: Uuid | None
+    current_orders: list[Uuid] = Field(description="Every order held, in delivery sequence.")
     latitude: Coordinate | None
     longitude: Coordinate | None
 

@@ -27,7 +27,6 @@ from reference_api.http.settings import (
     DEFAULT_CUSTOMERS,
     DEFAULT_RIDERS,
     DEFAULT_VENDORS,
-    DispatchSettings,
     ServerSettings,
     parse_policy,
 )
@@ -38,7 +37,6 @@ __all__ = [
     "DEFAULT_CUSTOMERS",
     "DEFAULT_RIDERS",
     "DEFAULT_VENDORS",
-    "DispatchSettings",
     "ServerSettings",
     "WallClock",
     "bind",
@@ -78,7 +76,7 @@ def build_service(settings: ServerSettings, secret: bytes) -> tuple[OrderService
         random.SystemRandom(),
         policy=settings.policy,
         otp_secret=otp_secret(secret),
-        dispatch=settings.dispatch.build(),
+        dispatch=settings.dispatch.build(settings.policy),
     )
     seed(service, build_fixtures_for(settings))
     return service, store
@@ -88,8 +86,8 @@ def build_app(settings: ServerSettings, secret: bytes) -> FastAPI:
     service, store = build_service(settings, secret)
 
     def rebuild_dispatch() -> None:
-        """After a rollback the in-memory dispatch index may disagree with the database."""
-        service.rebuild_dispatch(settings.dispatch.build())
+        """After a rollback the in-memory dispatch state may disagree with the database."""
+        service.rebuild_dispatch(settings.dispatch.build(settings.policy))
 
     return assemble_app(
         service,

@@ -4,20 +4,21 @@
 reads ``ORDERFLOW_*`` environment variables; both hand the raw values to ``parse_settings``, so
 the two entry points accept the same values, refuse the same mistakes, and every error names
 the option as the user spelled it (``--policy`` or ``ORDERFLOW_POLICY``) with what it accepts.
-Fixture counts default to ``build_fixtures``'s and dispatch to ``NearestRiderDispatch``'s, so
-`orderflow token` and every entry point name the same users.
+Fixture counts default to ``build_fixtures``'s, so `orderflow token` and every entry point name
+the same users; the dispatch strategy and its options are checked by the table the scenario's
+``[dispatch]`` uses (``reference_api.dispatch.spec``).
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Literal
 
-from reference_api.dispatch import NearestRiderDispatch
+from reference_api.dispatch.spec import OPTIONS as DISPATCH_OPTIONS
+from reference_api.dispatch.spec import POLICIES, DispatchSpec, DispatchSpecError
 from reference_api.fixtures import build_fixtures
 from reference_api.http.auth import JWT_SECRET_ENV
 from reference_api.policy import Policy
@@ -27,7 +28,6 @@ _FIXTURE_DEFAULTS = inspect.signature(build_fixtures).parameters
 DEFAULT_VENDORS: int = _FIXTURE_DEFAULTS["vendors"].default
 DEFAULT_CUSTOMERS: int = _FIXTURE_DEFAULTS["customers"].default
 DEFAULT_RIDERS: int = _FIXTURE_DEFAULTS["riders"].default
-_DISPATCH_DEFAULTS = inspect.signature(NearestRiderDispatch).parameters
 
 SYNCHRONOUS = ("NORMAL", "FULL")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -40,17 +40,6 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class DispatchSettings:
-    """The nearest-rider index's grid: cell size and the latitude its projection is centred on."""
-
-    cell_km: float = _DISPATCH_DEFAULTS["cell_km"].default
-    ref_lat: float = _DISPATCH_DEFAULTS["ref_lat"].default
-
-    def build(self) -> NearestRiderDispatch:
-        return NearestRiderDispatch(cell_km=self.cell_km, ref_lat=self.ref_lat)
-
-
-@dataclass(frozen=True)
 class ServerSettings:
     db: str = "orderflow.db"
     vendors: int = DEFAULT_VENDORS
@@ -59,7 +48,7 @@ class ServerSettings:
     policy: Policy = field(default_factory=Policy)
     synchronous: str = "NORMAL"
     fresh: bool = False
-    dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    dispatch: DispatchSpec = field(default_factory=DispatchSpec)
 
 
 @dataclass(frozen=True)
@@ -82,7 +71,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("customers", "--customers", "ORDERFLOW_CUSTOMERS", "a whole number of at least 1"),
     Option("riders", "--riders", "ORDERFLOW_RIDERS", "a whole number of at least 1"),
     Option("policy", "--policy", "ORDERFLOW_POLICY", "NAME=VALUE pairs of reference_api/policy.py"),
-    Option("dispatch", "--dispatch", "ORDERFLOW_DISPATCH", "NAME=VALUE pairs: cell_km, ref_lat"),
+    Option("dispatch", "--dispatch", "ORDERFLOW_DISPATCH", f"one of {', '.join(POLICIES)}"),
+    Option(
+        "dispatch_options",
+        "--dispatch-option",
+        "ORDERFLOW_DISPATCH_OPTIONS",
+        f"NAME=VALUE pairs: {', '.join(DISPATCH_OPTIONS)}",
+    ),
     Option("synchronous", "--synchronous", "ORDERFLOW_SYNCHRONOUS", "NORMAL or FULL"),
 )
 _BY_FIELD = {o.field: o for o in OPTIONS}
@@ -127,19 +122,21 @@ def parse_policy(pairs: Sequence[str], *, subject: str = "--policy", sep: str = 
 
 
 def parse_dispatch(
-    pairs: Sequence[str], *, subject: str = "--dispatch", sep: str = ""
-) -> DispatchSettings:
-    """``["cell_km=0.5", ...]`` -> ``DispatchSettings``; a zero cell or a polar latitude would
-    break the grid's projection, so they are refused here rather than at the first order."""
-    values = _parse_pairs(subject, pairs, _pair_fields(DispatchSettings), sep)
-    settings = DispatchSettings(**values)  # type: ignore[arg-type]
-    if not (math.isfinite(settings.cell_km) and settings.cell_km > 0):
-        raise SettingsError(f"{subject} cell_km={settings.cell_km}: expected a number above 0")
-    if not (math.isfinite(settings.ref_lat) and -90 < settings.ref_lat < 90):
-        raise SettingsError(
-            f"{subject} ref_lat={settings.ref_lat}: expected a latitude between -90 and 90"
-        )
-    return settings
+    policy: object, pairs: Sequence[str], *, subjects: tuple[str, str], sep: str = ""
+) -> DispatchSpec:
+    """A strategy name and ``["interval_min=0.05", ...]`` -> a ``DispatchSpec``; ``subjects``
+    name the two options in errors (the name's, the pairs')."""
+    options: dict[str, object] = {}
+    for pair in pairs:
+        name, eq, raw = pair.partition("=")
+        if not eq:
+            raise SettingsError(f"{subjects[1]} {pair!r}: expected NAME=VALUE{sep}")
+        options[name.strip()] = raw
+    try:
+        return DispatchSpec.parse(str(policy).strip(), options)
+    except DispatchSpecError as exc:
+        subject = subjects[0] if exc.field == "policy" else f"{subjects[1]} {exc.field}"
+        raise SettingsError(f"{subject}: {exc.detail}") from None
 
 
 def _subject(option: Option, spelling: Spelling, value: object) -> str:
@@ -179,7 +176,7 @@ def parse_settings(values: Mapping[str, object], *, spelling: Spelling) -> Serve
     """Raw values by ``ServerSettings`` field (missing ones take the defaults) -> settings.
 
     Counts may arrive as ``int`` (argparse) or text (the environment); ``policy`` and
-    ``dispatch`` as sequences of ``NAME=VALUE`` items. ``spelling`` decides how errors name
+    ``dispatch_options`` as sequences of ``NAME=VALUE`` items. ``spelling`` decides how errors name
     the option.
     """
     unknown = sorted(set(values) - set(_BY_FIELD))
@@ -188,7 +185,7 @@ def parse_settings(values: Mapping[str, object], *, spelling: Spelling) -> Serve
     sep = "[,NAME=VALUE...]" if spelling == "env" else ""
     defaults = ServerSettings()
     policy_pairs = values.get("policy", ())
-    dispatch_pairs = values.get("dispatch", ())
+    dispatch_pairs = values.get("dispatch_options", ())
     assert isinstance(policy_pairs, Sequence) and isinstance(dispatch_pairs, Sequence)
     db = str(values.get("db", defaults.db))
     if not db.strip():
@@ -204,20 +201,26 @@ def parse_settings(values: Mapping[str, object], *, spelling: Spelling) -> Serve
         synchronous=_synchronous(spelling, values.get("synchronous", defaults.synchronous)),
         fresh=_switch(spelling, values.get("fresh", defaults.fresh)),
         dispatch=parse_dispatch(
-            [str(p) for p in dispatch_pairs], subject=_BY_FIELD["dispatch"].name(spelling), sep=sep
+            values.get("dispatch", defaults.dispatch.policy),
+            [str(p) for p in dispatch_pairs],
+            subjects=(
+                _BY_FIELD["dispatch"].name(spelling),
+                _BY_FIELD["dispatch_options"].name(spelling),
+            ),
+            sep=sep,
         ),
     )
 
 
 def settings_from_env(environ: Mapping[str, str]) -> ServerSettings:
     """The ``ORDERFLOW_*`` variables -> settings (an empty variable counts as unset). ``policy``
-    and ``dispatch`` hold comma-separated ``NAME=VALUE`` items, as repeated flags would."""
+    and ``dispatch_options`` hold comma-separated ``NAME=VALUE`` items, as repeated flags would."""
     values: dict[str, object] = {}
     for option in OPTIONS:
         raw = environ.get(option.env, "")
         if not raw.strip():
             continue
-        if option.field in ("policy", "dispatch"):
+        if option.field in ("policy", "dispatch_options"):
             values[option.field] = [item for item in raw.split(",") if item.strip()]
         else:
             values[option.field] = raw

@@ -16,7 +16,7 @@ from typing import Any
 
 from reference_api import events as ev
 from reference_api.clock import Clock
-from reference_api.dispatch import DispatchPolicy, NearestRiderDispatch
+from reference_api.dispatch import AtConfirm, DispatchStrategy
 from reference_api.model import Order, User, Vendor
 from reference_api.otp import OtpCodec
 from reference_api.policy import Policy
@@ -46,7 +46,7 @@ class OrderService:
         *,
         policy: Policy | None = None,
         otp_secret: bytes,
-        dispatch: DispatchPolicy | None = None,
+        dispatch: DispatchStrategy | None = None,
         refunds: RefundGateway | None = None,
         sinks: Iterable[ev.EventSink] = (),
     ) -> None:
@@ -67,7 +67,7 @@ class OrderService:
         self.timer_listeners: list[TimerListener] = core.timer_listeners
         self.refunds = refunds
         self.admin = Admin(core)
-        self.dispatching = Dispatching(core, dispatch or NearestRiderDispatch())
+        self.dispatching = Dispatching(core, dispatch or AtConfirm())
         self.otps = Otps(core)
         self.lifecycle = Lifecycle(core, self.dispatching, self.otps)
         self.timers = Timers(core, self.lifecycle, refunds)
@@ -76,17 +76,17 @@ class OrderService:
         self.status_route = StatusRoute(core, self.commands)
         self.riders = Riders(core, self.dispatching)
         self.queries = Queries(core)
-        self.dispatching.rebuild(self.dispatching.index)
+        self.dispatching.rebuild(self.dispatching.strategy)
 
     @property
-    def dispatch(self) -> DispatchPolicy:
-        """The dispatch index in use (derived state; see ``rebuild_dispatch``)."""
-        return self.dispatching.index
+    def dispatch(self) -> DispatchStrategy:
+        """The dispatch strategy in use (derived state; see ``rebuild_dispatch``)."""
+        return self.dispatching.strategy
 
-    def rebuild_dispatch(self, index: DispatchPolicy) -> None:
-        """Refill ``index``, a fresh one configured as the old (the caller knows its settings),
-        from the store: after a rollback the in-memory index may disagree with the database."""
-        self.dispatching.rebuild(index)
+    def rebuild_dispatch(self, strategy: DispatchStrategy) -> None:
+        """Refill ``strategy``, a fresh one configured as the old (the caller knows its
+        settings), from the store: after a rollback its state may disagree with the database."""
+        self.dispatching.rebuild(strategy)
 
     # ------------------------------------------------------------------ fixtures (admin)
     def add_vendor(self, vendor: Vendor) -> None:

@@ -70,6 +70,7 @@ class Lifecycle(Part):
         self.otps = otps
         self.on_enter: dict[OrderStatus, Effect] = {
             S.ORDER_CONFIRMED: self._confirmed,
+            S.PREPARING: self._preparing,
             S.READY_FOR_PICKUP: self._ready,
             S.ORDER_PICKED_UP: self._picked_up,
             S.OUT_FOR_DELIVERY: self._out_for_delivery,
@@ -131,6 +132,15 @@ class Lifecycle(Part):
     def _confirmed(self, order: Order, previous: OrderStatus, actor: Actor, now: float) -> None:
         order.confirmed_at = now
         self.dispatching.try_assign(order)
+
+    def _preparing(self, order: Order, previous: OrderStatus, actor: Actor, now: float) -> None:
+        """The quoted preparation time runs from now (D23): an order that queued for the
+        kitchen is ready later than its confirmation said. An order still waiting for a rider
+        is offered again with the new estimate."""
+        if order.prep_minutes is not None:
+            order.estimated_ready_time = now + order.prep_minutes * 60
+        if order.rider_id is None:
+            self.dispatching.try_assign(order)
 
     def _ready(self, order: Order, previous: OrderStatus, actor: Actor, now: float) -> None:
         order.ready_at = now

@@ -51,11 +51,14 @@ class Riders(Part):
             rider.location_updated_at = now
             self.store.save_rider(rider)
             self.dispatching.rider_moved(rider)
-            if self.sinks and rider.current_order_id is not None:
-                order = self.store.get_order(rider.current_order_id)
-                if order is not None:
-                    data = rider_location(rider)
-                    self.publish(ev.LOCATION_UPDATED, order, order.status, now, actor.display, data)
+            if self.sinks:
+                for order_id in rider.order_ids:  # every order of a bundle is watched
+                    order = self.store.get_order(order_id)
+                    if order is not None:
+                        data = rider_location(rider)
+                        self.publish(
+                            ev.LOCATION_UPDATED, order, order.status, now, actor.display, data
+                        )
             return rider_view(rider)
 
     def _rider(self, actor: Actor) -> Rider:

@@ -1,6 +1,7 @@
 """The rules that fire after a delay (``TimerKind``): auto-cancel when a restaurant does not
-confirm or nobody picks up, fail an unpaid order, and walk a refund through processing to its
-outcome. A timer whose order has moved on does nothing (the move normally disarms it)."""
+confirm or nobody picks up, fail an unpaid order, walk a refund through processing to its
+outcome, and wake the dispatch strategy when it asked to decide. A timer whose order has moved
+on does nothing (the move normally disarms it)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ class Timers(Part):
                 return fired
 
     def _fire(self, timer: Timer, now: float) -> str | None:
+        if timer.kind == TimerKind.DISPATCH_ROUND:
+            assigned = self.lifecycle.dispatching.round()
+            return f"assigned {assigned}" if assigned else None
         order = self.store.get_order(timer.order_id)
         if order is None:
             return None

@@ -12,11 +12,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import sqlite3
+import typing
 from collections.abc import Callable
 from decimal import Decimal
 from enum import Enum
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
+
+import orjson
 
 from reference_api.model import Address, Order, OrderItem, Refund, Rider, User, Vendor
 from reference_api.states import DeliveryStatus, PaymentMethod, PaymentStatus, RefundStatus
@@ -69,8 +72,23 @@ UPDATE_ORDER = (
 )
 
 
+def _is_text_tuple(hint: Any) -> bool:
+    """``tuple[str, ...]``: stored as a JSON array in a TEXT column."""
+    return typing.get_origin(hint) is tuple and typing.get_args(hint) == (str, Ellipsis)
+
+
+def _encode_text_tuple(value: tuple[str, ...]) -> str:
+    return orjson.dumps(list(value)).decode()
+
+
+def _decode_text_tuple(text: str) -> tuple[str, ...]:
+    return tuple(orjson.loads(text))
+
+
 def _sql_type(hint: Any, where: str) -> tuple[str, bool]:
     """The column type for a field, and whether it may be NULL."""
+    if _is_text_tuple(hint):
+        return "TEXT", False
     inner = optional_of(hint)
     base = hint if inner is None else inner
     if isinstance(base, type):
@@ -99,6 +117,10 @@ class RecordTable(Generic[R]):
             [f"{key.name} {_sql_type(key.hint, where.format(key.name))[0]} PRIMARY KEY"]
             + [_column(f.name, f.hint, where.format(f.name)) for f in rest]
         )
+        #: what turns a field's value into its column's (only fields that need it)
+        self.encoders: dict[str, Callable[[Any], Any]] = {
+            f.name: _encode_text_tuple for f in fields if _is_text_tuple(f.hint)
+        }
         self.defaults = {f.name: f.default for f in fields}
         self.types = {f.name: _sql_type(f.hint, where.format(f.name))[0] for f in fields}
         names = ", ".join(self.columns)
@@ -107,6 +129,15 @@ class RecordTable(Generic[R]):
         self.select_one = f"SELECT {names} FROM {name} WHERE {key.name} = ?"  # noqa: S608
         self.select_all = f"SELECT {names} FROM {name} ORDER BY rowid"  # noqa: S608
         self.row: Callable[[R], tuple[Any, ...]] = _values(self.columns)
+        if self.encoders:
+            plain, encoders = self.row, [self.encoders.get(c) for c in self.columns]
+
+            def row(record: R) -> tuple[Any, ...]:
+                return tuple(
+                    v if e is None else e(v) for v, e in zip(plain(record), encoders, strict=True)
+                )
+
+            self.row = row
         #: ``load(row)``: the record a selected row holds
         self.load: Callable[[tuple[Any, ...]], R] = _loader(cls)
 
@@ -135,6 +166,8 @@ def _loader(cls: type[R]) -> Callable[[tuple[Any, ...]], R]:
 
 def _restorer(hint: Any) -> Callable[[Any], Any] | None:
     """What turns the SQLite value back into the field's type (None: it already is)."""
+    if _is_text_tuple(hint):
+        return _decode_text_tuple
     base = optional_of(hint) or hint
     if base is bool or (isinstance(base, type) and issubclass(base, Enum)):
         converter: Callable[[Any], Any] = base
@@ -235,7 +268,16 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
                     f"table {table.name} has no column {name}, and the field has no default"
                 )
             db.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {table.types[name]}")
-            db.execute(f"UPDATE {table.name} SET {name} = ?", (default(),))  # noqa: S608
+            value = default()
+            encode = table.encoders.get(name)
+            stored = value if encode is None else encode(value)
+            db.execute(f"UPDATE {table.name} SET {name} = ?", (stored,))  # noqa: S608
+    if "current_order_id" in _present(db, RIDERS.name):
+        # files from before bundles (D22) held one order per rider in that column
+        db.execute(
+            "UPDATE riders SET order_ids = json_array(current_order_id), current_order_id = NULL "
+            "WHERE current_order_id IS NOT NULL"
+        )
 
 
 def _drop_stale_details(db: sqlite3.Connection, render: Callable[[Order], bytes]) -> None:

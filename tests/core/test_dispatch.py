@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import math
 import random
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_api.dispatch import BRUTE_FORCE_MAX, GridIndex, NearestRiderDispatch
+from reference_api.dispatch import BRUTE_FORCE_MAX, AtConfirm, GridIndex
 from reference_api.errors import ValidationFailed
 from reference_api.events import ASSIGNED
+from reference_api.model import Address, Order
 from reference_api.roles import SYSTEM_ACTOR
+from reference_api.states import PaymentMethod, PaymentStatus
 from reference_api.statuses import OrderStatus
 from tests.core.conftest import make_world
 
@@ -23,6 +26,31 @@ REF_LAT = 19.07
 COSLAT = math.cos(math.radians(REF_LAT))
 
 points = st.tuples(st.floats(18.9, 19.3, allow_nan=False), st.floats(72.7, 73.1, allow_nan=False))
+
+
+def _order(order_id: str, lat: float = 19.0, lon: float = 72.8) -> Order:
+    """A confirmed order of a restaurant at ``(lat, lon)``: only what a strategy reads is real."""
+    return Order(
+        id=order_id,
+        order_number=order_id,
+        customer_id="c",
+        customer_name="C",
+        vendor_id="v",
+        vendor_name="V",
+        status=S.ORDER_CONFIRMED,
+        items=[],
+        address=Address("Home", "1 Main St", lat + 0.01, lon),
+        restaurant_lat=lat,
+        restaurant_lon=lon,
+        subtotal=Decimal(0),
+        delivery_fee=Decimal(0),
+        tax_amount=Decimal(0),
+        total_amount=Decimal(0),
+        payment_method=PaymentMethod.COD,
+        payment_status=PaymentStatus.PENDING,
+        placed_at=0.0,
+        estimated_delivery_time=0.0,
+    )
 
 
 def _d2(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -75,7 +103,7 @@ def test_interleaved_moves_and_queries_match_brute_force(
 ) -> None:
     """Riders going on and off duty and moving (re-added) between queries, on grids from very
     sparse to crowded: every answer is the exact nearest, ties to the smallest id."""
-    d = NearestRiderDispatch(cell_km=cell_km, ref_lat=REF_LAT)
+    d = AtConfirm(cell_km=cell_km, ref_lat=REF_LAT)
     alive: dict[str, tuple[float, float]] = {}
     for op, n, (lat, lon) in script:
         rider = f"rider-{n:03d}"
@@ -119,13 +147,13 @@ def test_sparse_grid_falls_back_to_a_scan_with_the_same_answer() -> None:
 
 
 def test_waiting_queue_stays_fifo_after_many_departures() -> None:
-    d = NearestRiderDispatch()
+    d = AtConfirm()
     for i in range(10_000):
-        d.order_waiting(f"o{i}", 19.0, 72.8)
+        assert d.order_waiting(_order(f"o{i}"), 0.0) is None  # no rider: it waits
     for i in range(0, 9_990):
-        assert d.order_for("r", 19.0, 72.8) == f"o{i}"
+        assert d.order_for("r", 19.0, 72.8, 0.0) == (f"o{i}",)
         d.order_gone(f"o{i}")
-    assert d.waiting_count() == 10 and d.order_for("r", 19.0, 72.8) == "o9990"
+    assert d.waiting_count() == 10 and d.order_for("r", 19.0, 72.8, 0.0) == ("o9990",)
 
 
 def test_grid_moves_a_point_on_re_add() -> None:
@@ -137,15 +165,29 @@ def test_grid_moves_a_point_on_re_add() -> None:
     assert len(grid) == 2 and "a" in grid
 
 
-def test_nearest_rider_dispatch_queue_is_fifo() -> None:
-    d = NearestRiderDispatch()
+def test_at_confirm_queue_is_fifo() -> None:
+    d = AtConfirm()
     assert d.rider_for(19.0, 72.8) is None
-    d.order_waiting("o1", 19.0, 72.8)
-    d.order_waiting("o2", 19.0, 72.8)
-    d.order_waiting("o1", 19.0, 72.8)  # re-queued orders keep their place
-    assert d.waiting_count() == 2 and d.order_for("r", 19.0, 72.8) == "o1"
+    assert d.order_for("r", 19.0, 72.8, 0.0) == ()
+    o1, o2 = _order("o1"), _order("o2")
+    d.order_waiting(o1, 0.0)
+    d.order_waiting(o2, 1.0)
+    d.order_waiting(o1, 2.0)  # re-queued orders keep their place
+    assert d.waiting_count() == 2 and d.order_for("r", 19.0, 72.8, 3.0) == ("o1",)
     d.order_gone("o1")
-    assert d.order_for("r", 19.0, 72.8) == "o2"
+    assert d.order_for("r", 19.0, 72.8, 3.0) == ("o2",)
+    d.order_gone("o2")
+    d.order_gone("o2")  # unknown ids are ignored
+    assert d.waiting_count() == 0 and d.order_for("r", 19.0, 72.8, 3.0) == ()
+
+
+def test_at_confirm_gives_the_nearest_rider_at_once() -> None:
+    d = AtConfirm()
+    d.rider_available("far", 19.2, 72.8)
+    d.rider_available("near", 19.01, 72.8)
+    assert d.order_waiting(_order("o1"), 0.0) == "near"
+    assert d.waiting_count() == 0  # given a rider, the order does not wait
+    assert d.due() is None and d.decide(0.0) == []  # only events drive it
 
 
 def test_confirmation_assigns_the_nearest_rider() -> None:

@@ -108,3 +108,18 @@ def test_finished_orders_have_no_current_eta() -> None:
     for status in (S.DELIVERED, S.CANCELLED, S.PAYMENT_FAILED):
         out = w.svc.eta(SYSTEM_ACTOR, w.at(status))
         assert out["current_eta_minutes"] is None and out["delivery_person_location"] is None
+
+
+def test_quoted_preparation_runs_from_the_start_of_preparing() -> None:
+    """D23: the restaurant's estimated_prep_time counts from confirmation until cooking starts,
+    then from the start of preparation (an order that queued for the kitchen is ready later)."""
+    w = make_world()
+    oid = w.place()
+    w.svc.confirm(w.restaurant(0), oid, estimated_prep_time=15)
+    confirmed = w.clock.now()
+    assert w.order(oid).estimated_ready_time == confirmed + 15 * 60
+    w.clock.advance(600)  # ten minutes in the kitchen's queue
+    w.svc.start_preparing(w.restaurant(0), oid)
+    assert w.order(oid).estimated_ready_time == confirmed + 600 + 15 * 60
+    shown = w.svc.get_order(w.customer(0), oid)["estimated_ready_time"]
+    assert shown == iso(confirmed + 600 + 15 * 60)

@@ -152,8 +152,10 @@ def test_serve_refuses_bad_settings(
     assert "expected a whole number" in capsys.readouterr().err
     assert main(["serve", "--db", db, "--riders", "0"]) == 2
     assert "--riders 0: expected a whole number of at least 1" in capsys.readouterr().err
-    assert main(["serve", "--db", db, "--dispatch", "cell_km=0"]) == 2
-    assert "--dispatch cell_km=0.0: expected a number above 0" in capsys.readouterr().err
+    assert main(["serve", "--db", db, "--dispatch-option", "cell_km=0"]) == 2
+    assert "--dispatch-option cell_km: must be between 0.01 and 100" in capsys.readouterr().err
+    assert main(["serve", "--db", db, "--dispatch", "cell_km=0"]) == 2  # the old form
+    assert "--dispatch: unknown dispatch policy 'cell_km=0'" in capsys.readouterr().err
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -63,6 +63,8 @@ def _sample(hint: Any, salt: int) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is list:
         return [_sample(args[0], salt), _sample(args[0], salt + 1)]
+    if origin is tuple and args[1:] == (Ellipsis,):
+        return (_sample(args[0], salt), _sample(args[0], salt + 1))
     if origin is dict:
         return {f"key{salt}": _sample(args[1], salt + 2), f"other{salt}": _sample(args[1], salt)}
     if hint is Any:
@@ -248,3 +250,26 @@ def test_a_file_without_a_declared_column_gains_it_at_open(tmp_path: Path) -> No
     loaded = again.get_rider(rider.id)
     assert loaded is not None and loaded.location_updated_at is None
     assert loaded.current_order_id == rider.current_order_id
+
+
+def test_a_file_from_before_bundles_keeps_each_riders_order(tmp_path: Path) -> None:
+    """Riders held one order in ``current_order_id`` before bundles (D22): opening such a file
+    moves it into ``order_ids``, so the rider still holds it."""
+    path = tmp_path / "before-bundles.db"
+    store = SqliteStore(path)
+    with store.transaction():
+        store.save_rider(Rider("r1", "Rider 1", True, 19.0, 72.8, 5.0, ("o1",)))
+        store.save_rider(Rider("r2", "Rider 2", True, 19.0, 72.8, 5.0))
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE riders DROP COLUMN order_ids")
+    db.execute("ALTER TABLE riders ADD COLUMN current_order_id TEXT")
+    db.execute("UPDATE riders SET current_order_id = 'o1' WHERE id = 'r1'")
+    db.commit()
+    db.close()
+
+    again = SqliteStore(path)
+    first, second = again.get_rider("r1"), again.get_rider("r2")
+    assert first is not None and first.order_ids == ("o1",) and first.current_order_id == "o1"
+    assert second is not None and second.order_ids == () and second.dispatchable
+    again.close()

@@ -1,10 +1,10 @@
 """The simulation dispatches with the reference policy (one implementation: the core's
-``NearestRiderDispatch``, property-tested against brute force in tests/core/test_dispatch.py)
+``AtConfirm`` by default, property-tested against brute force in tests/core/test_dispatch.py)
 and drops finished orders through the store's public ``forget_order``."""
 
 from __future__ import annotations
 
-from reference_api.dispatch import NearestRiderDispatch
+from reference_api.dispatch import AtConfirm
 from reference_api.store.memory import MemoryStore
 from sim.model import Model
 from tests.sim.conftest import load
@@ -12,12 +12,12 @@ from tests.sim.conftest import load
 
 def test_the_model_uses_the_core_dispatch_policy_and_memory_store() -> None:
     model = Model(load("baseline"), seed=1, replication=0)
-    assert type(model.svc.dispatch) is NearestRiderDispatch
+    assert type(model.svc.dispatch) is AtConfirm
     assert type(model.store) is MemoryStore
 
 
 def test_scarce_riders_far_away_are_still_found() -> None:
-    d = NearestRiderDispatch(cell_km=0.05, ref_lat=19.07)
+    d = AtConfirm(cell_km=0.05, ref_lat=19.07)
     for i in range(40):  # enough riders for the ring walk, all of them far away
         d.rider_available(f"far-{i:02d}", 19.25, 73.0 - i * 1e-4)
     d.rider_available("near", 19.0, 72.8)

@@ -8,7 +8,9 @@ import itertools
 import pandas as pd
 import pytest
 
+from reference_api.model import Order, Rider
 from reference_api.statuses import ACTIVE, DELIVERY_PARTNER_ASSIGNED, TRANSITIONS, OrderStatus
+from reference_api.store.memory import MemoryStore
 from tests.sim.conftest import Run, load, run_scenario
 
 S = OrderStatus
@@ -247,3 +249,74 @@ def test_refund_outcomes_come_from_their_own_stream(monkeypatch: pytest.MonkeyPa
     assert (before.refund_status.astype(str) == "failed").sum() > 0
     columns = ["final_status", "refund_status", "cancel_reason", "delivered"]
     pd.testing.assert_frame_equal(before[columns], after[columns])
+
+
+class _HistoryChecker:
+    """Checks each order's history the moment the ledger is about to forget it (its recording
+    is then final), and each assignment's bundle as it is made (an ``events.Observer``)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.checked: dict[str, Order] = {}
+        self.bundles: set[str] = set()
+        self._forget = store.forget_order
+
+    def forget_order(self, order_id: str) -> None:
+        order = self.store.get_order(order_id)
+        assert order is not None
+        statuses = [e.status for e in order.history]
+        assert legal_path(statuses), (order.order_number, statuses)
+        moves = [s for s in statuses if s != DELIVERY_PARTNER_ASSIGNED]
+        assert moves[-1] == order.status
+        if order.payment_method == "online":  # placed as PAYMENT_PENDING: not a move (D3)
+            moves = moves[1:]
+        changes = sum(1 for a, b in itertools.pairwise(moves) if a != b)
+        assert changes == order.version, "every status change is in the history"
+        assert statuses.count(DELIVERY_PARTNER_ASSIGNED) <= 1, "an order is assigned once"
+        assert order.id not in self.checked
+        self.checked[order.id] = order
+        self._forget(order_id)
+
+    def moved(self, order: Order, previous: OrderStatus, now: float) -> None:
+        assert order.status in TRANSITIONS[previous], (previous, order.status)
+
+    def assigned(self, order: Order, rider: Rider, now: float) -> None:
+        assert order.rider_id == rider.id and order.id in rider.order_ids
+        assert len(set(rider.order_ids)) == len(rider.order_ids)
+        if order.bundle is not None:
+            assert order.bundle_id is not None and order.id in order.bundle
+            assert len(order.bundle) > 1
+            self.bundles.add(order.bundle_id)
+            for other_id in order.bundle:
+                other = self.store.get_order(other_id)
+                assert other is not None and other.vendor_id == order.vendor_id
+                if other.rider_id is not None:  # a bundle's orders are assigned one by one
+                    assert other.rider_id == rider.id
+                    assert other.bundle_id == order.bundle_id and other.bundle == order.bundle
+
+
+@pytest.mark.parametrize("policy", ["at_confirm", "just_in_time", "rolling_horizon"])
+def test_every_policy_keeps_histories_legal_and_rolling_horizon_bundles(
+    policy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim.model import Model
+
+    base = load("baseline")
+    s = base.model_copy(update={"dispatch": base.dispatch.model_copy(update={"policy": policy})})
+    model = Model(s, seed=3, replication=0)
+    assert model.svc.dispatch.name == policy
+    checker = _HistoryChecker(model.store)
+    monkeypatch.setattr(model.store, "forget_order", checker.forget_order)
+    model.svc.observers.append(checker)
+    result = model.run()
+    assert len(checker.checked) == result.placed > 100, "every order was checked once"
+    assert model.store._orders == {}
+    sizes = result.recorder.orders().column("bundle_size").to_pylist()
+    assert len(sizes) == result.placed
+    if policy == "rolling_horizon":
+        assert any(n > 1 for n in sizes), "rolling_horizon should bundle some orders"
+        assert checker.bundles
+        bundled = [o for o in checker.checked.values() if o.bundle is not None]
+        assert sum(n > 1 for n in sizes) == len(bundled)
+    else:
+        assert all(n <= 1 for n in sizes) and not checker.bundles

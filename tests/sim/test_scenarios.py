@@ -68,6 +68,20 @@ def _error(ref: str, sets: list[str]) -> str:
         (['fleet.shifts=[{ start = "21:00", end = "20:00" }]'], "fleet.shifts.0: end (20:00)"),
         (["fleet.riders"], "--set fleet.riders: expected path.to.field=value"),
         (["demand.curve.9.at=1"], "demand.curve.9: expected a list index below 3"),
+        (['dispatch.policy="fastest"'], "dispatch.policy: unknown dispatch policy 'fastest'"),
+        (
+            ["dispatch.slack_min=3"],
+            "dispatch.slack_min: applies to just_in_time, not to at_confirm",
+        ),
+        (
+            ['dispatch.policy="rolling_horizon"', "dispatch.interval_min=0"],
+            "dispatch.interval_min: must be between 0.01 and 120 (got 0)",
+        ),
+        (
+            ['dispatch.policy="rolling_horizon"', "dispatch.max_bundle=2.5"],
+            "dispatch.max_bundle: input should be a valid integer",
+        ),
+        (['dispatch.polcy="x"'], "dispatch.polcy: unknown field"),
     ],
 )
 def test_mistakes_name_file_field_and_problem(sets: list[str], expected: str) -> None:
@@ -111,3 +125,24 @@ def test_demand_segments_follow_the_curve() -> None:
         (1800.0, 3600.0, 120 / 3600),
         (3600.0, 5400.0, 90 / 3600),
     ]
+
+
+def test_dispatch_table_reaches_the_service() -> None:
+    """[dispatch] picks the strategy the simulated service runs, with its options."""
+    from reference_api.dispatch.rolling_horizon import RollingHorizon
+    from sim.model import Model
+
+    s = load_scenario(
+        "baseline", ['dispatch.policy="rolling_horizon"', "dispatch.max_bundle=3"]
+    ).scenario
+    assert s.dispatch.spec().describe(grid=False) == {
+        "policy": "rolling_horizon",
+        "interval_min": 5.0,
+        "horizon_min": 10.0,
+        "max_bundle": 3.0,
+        "bundle_window_min": 5.0,
+        "stack_km": 1.0,
+        "candidates": 8.0,
+    }
+    strategy = Model(s, seed=1, replication=0).svc.dispatch
+    assert isinstance(strategy, RollingHorizon) and strategy._max_bundle == 3

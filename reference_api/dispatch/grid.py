@@ -1,26 +1,12 @@
-"""Rider dispatch: which available rider takes an order, and which waiting order a freed rider
-takes. Pluggable (the service calls the ``DispatchPolicy`` protocol); the default keeps available
-riders in a uniform grid so nearest-rider search stays fast with thousands of riders, and stays
-cheap when only a few of them are free."""
+"""The nearest-rider index every dispatch strategy finds riders with: available riders in a
+uniform grid, so nearest-rider search stays fast with thousands of riders, and stays cheap when
+only a few of them are free."""
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from typing import Protocol
 
 from reference_api.geo import KM_PER_DEG_LAT
-
-
-class DispatchPolicy(Protocol):
-    def rider_available(self, rider_id: str, lat: float, lon: float) -> None: ...
-    def rider_unavailable(self, rider_id: str) -> None: ...
-    def order_waiting(self, order_id: str, lat: float, lon: float) -> None: ...
-    def order_gone(self, order_id: str) -> None: ...
-    def rider_for(self, lat: float, lon: float) -> str | None: ...
-    def order_for(self, rider_id: str, lat: float, lon: float) -> str | None: ...
-    def waiting_count(self) -> int: ...
-
 
 #: Below this many points a scan of all of them beats walking rings of cells (a sparse grid,
 #: e.g. when most riders are busy, made the ring walk the costliest step of confirming).
@@ -44,14 +30,24 @@ class GridIndex:
         self._cell = cell_km / KM_PER_DEG_LAT  # degrees of latitude per cell
         self._coslat = math.cos(math.radians(ref_lat))
         self._cells: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}
-        #: key -> (cell i, cell j, x, y): the plain scan reads positions from here directly
-        self._where: dict[str, tuple[int, int, float, float]] = {}
+        #: key -> (cell i, cell j, x, y, lat, lon): the plain scan reads positions from here
+        #: directly; lat and lon as given, since x / cos(ref_lat) need not give lon back exactly
+        self._where: dict[str, tuple[int, int, float, float, float, float]] = {}
 
     def __len__(self) -> int:
         return len(self._where)
 
     def __contains__(self, key: str) -> bool:
         return key in self._where
+
+    def points(self) -> list[tuple[str, float, float]]:
+        """Every point as ``(key, lat, lon)``, in the order they were added."""
+        return [(key, w[4], w[5]) for key, w in self._where.items()]
+
+    def position(self, key: str) -> tuple[float, float] | None:
+        """The point's ``(lat, lon)``, or None when it is not in the index."""
+        found = self._where.get(key)
+        return None if found is None else (found[4], found[5])
 
     def add(self, key: str, lat: float, lon: float) -> None:
         if key in self._where:
@@ -62,7 +58,7 @@ class GridIndex:
         if bucket is None:
             bucket = self._cells[(i, j)] = {}
         bucket[key] = (x, y)
-        self._where[key] = (i, j, x, y)
+        self._where[key] = (i, j, x, y, lat, lon)
 
     def remove(self, key: str) -> None:
         found = self._where.pop(key, None)
@@ -116,44 +112,8 @@ class GridIndex:
         """Every point, same metric and tie-break as the ring search (smallest key)."""
         best_key: str | None = None
         best_d2 = math.inf
-        for key, (_, _, px, py) in self._where.items():
+        for key, (_, _, px, py, _, _) in self._where.items():
             d2 = (px - x) ** 2 + (py - y) ** 2
             if d2 < best_d2 or (d2 == best_d2 and best_key is not None and key < best_key):
                 best_d2, best_key = d2, key
         return best_key
-
-
-class NearestRiderDispatch:
-    """Nearest available rider for a new order; oldest waiting order for a freed rider.
-
-    The waiting orders are an ``OrderedDict`` (a linked list under the hood), so the oldest is
-    found in O(1) however many were served before it; a plain dict's ``next(iter(...))`` walks
-    over the slots its deletions left behind at the front and slows down as a run goes on.
-    """
-
-    __slots__ = ("_riders", "_waiting")
-
-    def __init__(self, cell_km: float = 1.0, ref_lat: float = 19.07) -> None:
-        self._riders = GridIndex(cell_km, ref_lat)
-        self._waiting: OrderedDict[str, None] = OrderedDict()
-
-    def rider_available(self, rider_id: str, lat: float, lon: float) -> None:
-        self._riders.add(rider_id, lat, lon)
-
-    def rider_unavailable(self, rider_id: str) -> None:
-        self._riders.remove(rider_id)
-
-    def order_waiting(self, order_id: str, lat: float, lon: float) -> None:
-        self._waiting[order_id] = None  # a re-queued order keeps its place
-
-    def order_gone(self, order_id: str) -> None:
-        self._waiting.pop(order_id, None)
-
-    def rider_for(self, lat: float, lon: float) -> str | None:
-        return self._riders.nearest(lat, lon)
-
-    def order_for(self, rider_id: str, lat: float, lon: float) -> str | None:
-        return next(iter(self._waiting), None)
-
-    def waiting_count(self) -> int:
-        return len(self._waiting)

@@ -1,0 +1,171 @@
+"""``just_in_time``: offer an order when the best rider's ride to the restaurant reaches the time
+left until the food is ready, less a slack, so the rider arrives as the food does rather than
+waiting at the counter while it cooks.
+
+Each waiting order has an *offer time*, ``ready - slack - ride(nearest available rider)``; the
+strategy asks to be woken at the earliest (``due``). When it comes, the offer time is worked out
+again with the riders available then: due, the order goes to that nearest rider; not yet (a
+nearer rider freed up), it waits for its new time. An order that can no longer be reached in time
+(its offer time has passed) goes to the nearest rider at once. An order that finds no rider
+free waits (stalled), and a rider who frees up takes the most urgent stalled order whose time has
+come for them, or plans its offer with their ride. A rider taken by another order meanwhile can
+make an offer late by the difference in ride time; the times are exact again at the next offer.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+
+from reference_api.dispatch.base import Assignment, DispatchWork, RideTime, ready_estimate
+from reference_api.dispatch.grid import GridIndex
+from reference_api.model import Order
+
+#: How many of the most urgent waiting orders a freed rider looks at (their times differ by
+#: rider: the most urgent order may not be due yet for a rider who is close to it).
+URGENT_LOOKAHEAD = 8
+
+
+class _Waiting:
+    __slots__ = ("lat", "lon", "offer_at", "ready", "seq")
+
+    def __init__(self, lat: float, lon: float, ready: float, seq: int) -> None:
+        self.lat, self.lon, self.ready, self.seq = lat, lon, ready, seq
+        self.offer_at = math.inf
+
+
+class JustInTime:
+    __slots__ = ("_by_offer", "_by_ready", "_ride", "_riders", "_seq", "_slack", "_waiting", "work")
+
+    name = "just_in_time"
+    decides_later = True
+
+    def __init__(
+        self,
+        ride: RideTime,
+        slack_s: float = 120.0,
+        cell_km: float = 1.0,
+        ref_lat: float = 19.07,
+    ) -> None:
+        self._ride = ride
+        self._slack = slack_s
+        self._riders = GridIndex(cell_km, ref_lat)
+        self._waiting: dict[str, _Waiting] = {}
+        #: ``(offer_at, seq, order_id)``; an entry whose time no longer matches is stale
+        self._by_offer: list[tuple[float, int, str]] = []
+        #: ``(ready, seq, order_id)``: the most urgent first, for a rider who frees up
+        self._by_ready: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self.work = DispatchWork()
+
+    # ------------------------------------------------------------------ riders
+    def rider_available(self, rider_id: str, lat: float, lon: float) -> None:
+        self._riders.add(rider_id, lat, lon)
+
+    def rider_unavailable(self, rider_id: str) -> None:
+        self._riders.remove(rider_id)
+
+    # ------------------------------------------------------------------ orders
+    def order_waiting(self, order: Order, now: float) -> str | None:
+        lat, lon = order.restaurant_lat, order.restaurant_lon
+        ready = ready_estimate(order, now)
+        w = self._waiting.get(order.id)
+        if w is None:
+            w = self._waiting[order.id] = _Waiting(lat, lon, ready, next(self._seq))
+        else:
+            w.ready = ready  # asked again (the food is ready with no rider): its time is now
+        heapq.heappush(self._by_ready, (ready, w.seq, order.id))
+        rider_id = self._riders.nearest(lat, lon)
+        if rider_id is None:
+            w.offer_at = math.inf  # nobody to offer it to: a freed rider will take it
+            return None
+        self.work.pairs_costed += 1
+        offer_at = self._offer_at(w, rider_id)
+        if offer_at <= now:
+            del self._waiting[order.id]
+            return rider_id
+        self._plan(order.id, w, offer_at)
+        return None
+
+    def order_gone(self, order_id: str) -> None:
+        self._waiting.pop(order_id, None)  # its heap entries go stale and are skipped
+
+    def _offer_at(self, w: _Waiting, rider_id: str) -> float:
+        where = self._riders.position(rider_id)
+        assert where is not None
+        return w.ready - self._slack - self._ride.seconds(where[0], where[1], w.lat, w.lon)
+
+    def _plan(self, order_id: str, w: _Waiting, offer_at: float) -> None:
+        w.offer_at = offer_at
+        heapq.heappush(self._by_offer, (offer_at, w.seq, order_id))
+
+    # ------------------------------------------------------------------ decisions
+    def due(self) -> float | None:
+        heap, waiting = self._by_offer, self._waiting
+        while heap:
+            offer_at, seq, order_id = heap[0]
+            w = waiting.get(order_id)
+            if w is not None and w.seq == seq and w.offer_at == offer_at:
+                return offer_at
+            heapq.heappop(heap)
+        return None
+
+    def decide(self, now: float) -> list[Assignment]:
+        """Every order whose offer time has come: to its nearest rider if still due with the
+        riders available now, else planned again."""
+        self.work.decisions += 1
+        out: list[Assignment] = []
+        heap, waiting = self._by_offer, self._waiting
+        while True:
+            top = self.due()
+            if top is None or top > now:
+                return out
+            _, _, order_id = heapq.heappop(heap)
+            w = waiting[order_id]
+            rider_id = self._riders.nearest(w.lat, w.lon)
+            if rider_id is None:
+                w.offer_at = math.inf
+                continue
+            self.work.pairs_costed += 1
+            offer_at = self._offer_at(w, rider_id)
+            if offer_at <= now:
+                del waiting[order_id]
+                self._riders.remove(rider_id)
+                out.append(Assignment(rider_id, (order_id,)))
+            else:
+                self._plan(order_id, w, offer_at)
+
+    def order_for(self, rider_id: str, lat: float, lon: float, now: float) -> tuple[str, ...]:
+        """Orders that found no free rider when they were offered (stalled), most urgent first
+        among the first ``URGENT_LOOKAHEAD``: the first whose time has come for this rider is
+        theirs; the others not yet due are planned with this rider's ride. Orders with a
+        planned offer are left to it (the nearest rider then, not whoever frees up first)."""
+        heap, waiting = self._by_ready, self._waiting
+        kept: list[tuple[float, int, str]] = []
+        chosen: str | None = None
+        looked = 0
+        while heap and looked < URGENT_LOOKAHEAD:
+            entry = heapq.heappop(heap)
+            ready, seq, order_id = entry
+            w = waiting.get(order_id)
+            if w is None or w.seq != seq or w.ready != ready:
+                continue  # gone or re-queued with a newer ready time
+            kept.append(entry)
+            if w.offer_at != math.inf:
+                continue  # planned: its offer decides
+            looked += 1
+            self.work.pairs_costed += 1
+            offer_at = ready - self._slack - self._ride.seconds(lat, lon, w.lat, w.lon)
+            if offer_at <= now:
+                chosen = order_id
+                del waiting[order_id]
+                kept.pop()
+                break
+            self._plan(order_id, w, offer_at)
+        for entry in kept:
+            heapq.heappush(heap, entry)
+        return () if chosen is None else (chosen,)
+
+    def waiting_count(self) -> int:
+        return len(self._waiting)
