@@ -36,7 +36,7 @@ class _Waiting:
 
 
 class JustInTime:
-    __slots__ = ("_by_offer", "_by_ready", "_ride", "_riders", "_seq", "_slack", "_waiting", "work")
+    __slots__ = ("_by_offer", "_ride", "_riders", "_seq", "_slack", "_stalled", "_waiting", "work")
 
     name = "just_in_time"
     decides_later = True
@@ -54,8 +54,9 @@ class JustInTime:
         self._waiting: dict[str, _Waiting] = {}
         #: ``(offer_at, seq, order_id)``; an entry whose time no longer matches is stale
         self._by_offer: list[tuple[float, int, str]] = []
-        #: ``(ready, seq, order_id)``: the most urgent first, for a rider who frees up
-        self._by_ready: list[tuple[float, int, str]] = []
+        #: orders that found no free rider, ``(ready, seq, order_id)`` the most urgent first, for
+        #: a rider who frees up; an entry of an order planned or gone since is stale
+        self._stalled: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
         self.work = DispatchWork()
 
@@ -75,10 +76,9 @@ class JustInTime:
             w = self._waiting[order.id] = _Waiting(lat, lon, ready, next(self._seq))
         else:
             w.ready = ready  # asked again (the food is ready with no rider): its time is now
-        heapq.heappush(self._by_ready, (ready, w.seq, order.id))
         rider_id = self._riders.nearest(lat, lon)
         if rider_id is None:
-            w.offer_at = math.inf  # nobody to offer it to: a freed rider will take it
+            self._stall(order.id, w)  # nobody to offer it to: a freed rider will take it
             return None
         self.work.pairs_costed += 1
         offer_at = self._offer_at(w, rider_id)
@@ -95,6 +95,10 @@ class JustInTime:
         where = self._riders.position(rider_id)
         assert where is not None
         return w.ready - self._slack - self._ride.seconds(where[0], where[1], w.lat, w.lon)
+
+    def _stall(self, order_id: str, w: _Waiting) -> None:
+        w.offer_at = math.inf
+        heapq.heappush(self._stalled, (w.ready, w.seq, order_id))
 
     def _plan(self, order_id: str, w: _Waiting, offer_at: float) -> None:
         w.offer_at = offer_at
@@ -125,7 +129,7 @@ class JustInTime:
             w = waiting[order_id]
             rider_id = self._riders.nearest(w.lat, w.lon)
             if rider_id is None:
-                w.offer_at = math.inf
+                self._stall(order_id, w)
                 continue
             self.work.pairs_costed += 1
             offer_at = self._offer_at(w, rider_id)
@@ -139,33 +143,24 @@ class JustInTime:
     def order_for(self, rider_id: str, lat: float, lon: float, now: float) -> tuple[str, ...]:
         """Orders that found no free rider when they were offered (stalled), most urgent first
         among the first ``URGENT_LOOKAHEAD``: the first whose time has come for this rider is
-        theirs; the others not yet due are planned with this rider's ride. Orders with a
-        planned offer are left to it (the nearest rider then, not whoever frees up first)."""
-        heap, waiting = self._by_ready, self._waiting
-        kept: list[tuple[float, int, str]] = []
-        chosen: str | None = None
+        theirs; the others not yet due are planned with this rider's ride (and so are stalled no
+        more). Orders with a planned offer are left to it (the nearest rider then, not whoever
+        frees up first)."""
+        heap, waiting = self._stalled, self._waiting
         looked = 0
         while heap and looked < URGENT_LOOKAHEAD:
-            entry = heapq.heappop(heap)
-            ready, seq, order_id = entry
+            ready, seq, order_id = heapq.heappop(heap)
             w = waiting.get(order_id)
-            if w is None or w.seq != seq or w.ready != ready:
-                continue  # gone or re-queued with a newer ready time
-            kept.append(entry)
-            if w.offer_at != math.inf:
-                continue  # planned: its offer decides
+            if w is None or w.seq != seq or w.ready != ready or w.offer_at != math.inf:
+                continue  # gone, planned, or stalled again with a newer ready time
             looked += 1
             self.work.pairs_costed += 1
             offer_at = ready - self._slack - self._ride.seconds(lat, lon, w.lat, w.lon)
             if offer_at <= now:
-                chosen = order_id
                 del waiting[order_id]
-                kept.pop()
-                break
+                return (order_id,)
             self._plan(order_id, w, offer_at)
-        for entry in kept:
-            heapq.heappush(heap, entry)
-        return () if chosen is None else (chosen,)
+        return ()
 
     def waiting_count(self) -> int:
         return len(self._waiting)
