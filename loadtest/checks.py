@@ -64,7 +64,7 @@ def reported_status(operation: str, body: Any) -> str | None:
 def bundle_orders(value: object) -> tuple[str, ...] | None:
     """The orders of a bundle, in the sequence the server assigned them, from an order's
     ``bundle`` field or an ``order.assigned`` event's (``{"id", "orders": [...], ...}``; an
-    extension, D22); None for an order travelling alone or a target without bundles."""
+    extension, D25); None for an order travelling alone or a target without bundles."""
     if not isinstance(value, dict):
         return None
     orders = value.get("orders")

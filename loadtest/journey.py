@@ -4,7 +4,7 @@ customer, the order's restaurant, the payment gateway, or whichever rider the se
 intended start beside its actual start and end; responses are checked against what the spec
 allows, and the first broken rule ends the journey with the reason.
 
-A rider may hold several orders of one restaurant at once (a bundle, D22: the order's ``bundle``
+A rider may hold several orders of one restaurant at once (a bundle, D25: the order's ``bundle``
 field, or its ``order.assigned`` event's). Each journey still drives only its own order, with its
 own OTPs, but takes the rider's steps in the sequence the server assigned: a step (pickup, start
 of delivery, completion, and a replayed position report at the customer) waits until every order

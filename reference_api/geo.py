@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-FloatArray = np.ndarray[tuple[int], np.dtype[np.float64]]
-
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG), for great-circle distances
 #: Lengths of a degree on the WGS84 ellipsoid, for turning km offsets into degrees: a degree of
 #: latitude (at the equator), and a degree of longitude at the equator (times cos(latitude)
@@ -23,17 +19,6 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dl = math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
-
-
-def haversine_km_array(
-    lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
-) -> FloatArray:
-    """``haversine_km`` over arrays, element by element (a dispatch round costs many pairs)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dl = np.radians(lon2 - lon1)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    out: FloatArray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-    return out
 
 
 def travel_seconds(distance_km: float, speed_kmh: float, detour_factor: float) -> float:

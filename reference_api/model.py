@@ -176,7 +176,7 @@ class Order:
     otps: dict[str, OtpRecord] = field(default_factory=dict)
     history: list[TrackingEntry] = field(default_factory=list)
     version: int = 0
-    #: set when the rider took this order with others from the same restaurant (D22): the
+    #: set when the rider took this order with others from the same restaurant (D25): the
     #: bundle's id and its orders in the sequence the strategy chose
     bundle_id: str | None = None
     bundle: list[str] | None = None
@@ -206,7 +206,7 @@ class Rider:
     latitude: float | None = None
     longitude: float | None = None
     location_updated_at: float | None = None
-    #: the orders the rider holds, in the sequence they deliver them (several: a bundle, D22)
+    #: the orders the rider holds, in the sequence they deliver them (several: a bundle, D25)
     order_ids: tuple[str, ...] = ()
 
     @property

@@ -92,7 +92,7 @@ def order_detail(order: Order) -> dict[str, Any]:
 
 
 def bundle_view(order: Order) -> dict[str, Any]:
-    """The extension field of D22: the orders the rider took together with this one, in
+    """The extension field of D25: the orders the rider took together with this one, in
     delivery sequence, and this order's place in it (null, not this, for an order alone)."""
     bundle = order.bundle or []
     return {"id": order.bundle_id, "orders": list(bundle), "position": bundle.index(order.id) + 1}

@@ -198,10 +198,11 @@ class Fleet:
         self._otp_handover(r, rec, "delivery")
 
     def _deliver_bundle(self, r: RiderState, recs: list[OrderRec]) -> Process:
-        """Several orders of one restaurant (D22): one ride there; each order picked up with its
-        own code as its food is ready; then each taken out and delivered in the sequence the
-        service assigned. An order of the bundle may end (cancelled, timed out) at any wait;
-        the others go on. A no-show rider abandons the whole bundle."""
+        """Several orders of one restaurant (D25): one ride there; each order picked up with its
+        own code as soon as its food is ready (whichever is ready first); then each taken out
+        and delivered in the sequence the service assigned. An order of the bundle may end
+        (cancelled, timed out) at any wait; the others go on. A no-show rider abandons the whole
+        bundle."""
         env, svc, actor = self._env, self._svc, r.actor
         live = [rec for rec in recs if not rec.done]
         if not live:
@@ -225,21 +226,27 @@ class Fleet:
         for rec in live:
             rec.ts[RIDER_ARRIVED] = arrived
         carried: list[OrderRec] = []
-        for rec in live:
-            if rec.done:
-                continue
-            if rec.status is not OrderStatus.READY_FOR_PICKUP:
+        pending = live
+        while True:
+            pending = [p for p in pending if not p.done]
+            if not pending:
+                break
+            first = next((p for p in pending if p.status is OrderStatus.READY_FOR_PICKUP), None)
+            if first is None:  # nothing ready yet: wait for whichever food comes first
                 waited = env.now
-                rec.ready_ev = env.event()
-                yield rec.ready_ev
+                for p in pending:
+                    if p.ready_ev is None:
+                        p.ready_ev = env.event()
+                yield env.any_of([p.ready_ev for p in pending if p.ready_ev is not None])
                 self._spend("wait", waited, env.now)
-                if rec.done:
-                    continue
-            yield from self._hand_over(rec.pickup_s)
-            if rec.done:
                 continue
-            self._otp_handover(r, rec, "pickup")
-            carried.append(rec)
+            pending.remove(first)
+            yield from self._hand_over(first.pickup_s)
+            if first.done:
+                continue
+            self._otp_handover(r, first, "pickup")
+            carried.append(first)
+        carried.sort(key=recs.index)  # delivered in the sequence the service assigned
         for rec in carried:
             svc.start_delivery(actor, rec.oid)
             self._log(rec.idx, r.idx, R_RIDER, EP["start_delivery"], OK, self._p_empty)

@@ -62,7 +62,11 @@ class JustInTime:
 
     # ------------------------------------------------------------------ riders
     def rider_available(self, rider_id: str, lat: float, lon: float) -> None:
+        """A rider is free: orders that found none are planned with their ride (the first
+        ``URGENT_LOOKAHEAD``, most urgent first), so none waits for a later event while a rider
+        is free; an offer time already past is made at the next ``decide``."""
         self._riders.add(rider_id, lat, lon)
+        self._plan_stalled(lat, lon)
 
     def rider_unavailable(self, rider_id: str) -> None:
         self._riders.remove(rider_id)
@@ -139,6 +143,20 @@ class JustInTime:
                 out.append(Assignment(rider_id, (order_id,)))
             else:
                 self._plan(order_id, w, offer_at)
+
+    def _plan_stalled(self, lat: float, lon: float) -> None:
+        heap, waiting = self._stalled, self._waiting
+        planned = 0
+        while heap and planned < URGENT_LOOKAHEAD:
+            ready, seq, order_id = heapq.heappop(heap)
+            w = waiting.get(order_id)
+            if w is None or w.seq != seq or w.ready != ready or w.offer_at != math.inf:
+                continue  # gone, planned, or stalled again with a newer ready time
+            planned += 1
+            self.work.pairs_costed += 1
+            self._plan(
+                order_id, w, ready - self._slack - self._ride.seconds(lat, lon, w.lat, w.lon)
+            )
 
     def order_for(self, rider_id: str, lat: float, lon: float, now: float) -> tuple[str, ...]:
         """Orders that found no free rider when they were offered (stalled), most urgent first

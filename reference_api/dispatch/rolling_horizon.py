@@ -8,18 +8,19 @@ A round (``decide``):
 2. bundles orders of one restaurant whose ready times lie within ``bundle_window`` of the
    bundle's first, at most ``max_bundle``: up to a target size, the orders due before the next
    round per free rider, rounded up (Reyes et al.'s target bundle size), so orders share a rider
-   when riders are scarce; and
-   beyond it only orders going within ``stack_km`` of the bundle's first customer (a drop-off on
-   the way costs the others little). A bundle is delivered nearest customer first;
-3. costs each bundle against its ``candidates`` nearest free riders (a k-d tree): the rider's
-   minutes before pickup (ride plus waiting for the last order's food) plus the minutes each
-   order's food waits for the rider; not assigning a bundle this round costs more than any pair;
+   when riders are scarce; and beyond it only orders going within ``stack_km`` of the bundle's
+   first customer (a drop-off on the way costs the others little). A bundle is delivered
+   nearest customer first;
+3. costs each bundle against its ``candidates`` nearest free riders (a k-d tree), in seconds:
+   the rider's time before pickup (ride plus waiting for the last order's food) plus the time
+   each order's food waits for the rider; not assigning a bundle this round costs more than any
+   pair. Only pairs worth committing now are candidates: leaving now must bring the rider
+   nearer to the first order's ready time than leaving at the next round would (the ideal
+   departure is less than half an interval away; the paper's commitment rule, rounded to the
+   nearer round), so a rider is never spent on a pair that would wait anyway;
 4. solves the assignment exactly over those pairs with SciPy's sparse LAPJV
-   (``min_weight_full_bipartite_matching``);
-5. commits a pair only if leaving now brings the rider nearer to the first order's ready time
-   than leaving at the next round would (the ideal departure is less than half an interval
-   away); the others wait for a round with better information (the paper's commitment rule,
-   rounded to the nearer round), and the rider stays free.
+   (``min_weight_full_bipartite_matching``); bundles left out wait for a round with better
+   information, and their riders stay free.
 
 Between rounds only the urgent is decided at once, so a round's interval never adds to an order
 whose food is already waiting: an order whose food is ready with no rider goes to the nearest free
@@ -41,10 +42,10 @@ from scipy.spatial import cKDTree
 
 from reference_api.dispatch.base import Assignment, DispatchWork, RideTime, ready_estimate
 from reference_api.dispatch.grid import GridIndex
-from reference_api.geo import haversine_km, haversine_km_array
+from reference_api.geo import haversine_km
 from reference_api.model import Order
 
-#: The cost of leaving a bundle for the next round: above any pair's (a day of seconds), so the
+#: The cost of leaving a bundle for the next round, in seconds: a year, above any pair's, so the
 #: matching assigns as many bundles as it can before it minimises their cost.
 UNASSIGNED_S = 86_400.0 * 365
 
@@ -186,10 +187,8 @@ class RollingHorizon:
         if not bundles:
             return []
         out: list[Assignment] = []
-        for b, k, travel in self.match(bundles, riders, now):
+        for b, k, _ in self.match(bundles, riders, now, commit_by=now + self._interval / 2):
             bundle = bundles[b]
-            if min(bundle.readies) - travel > now + self._interval / 2:
-                continue  # leaving at the next round is closer to on time: decide then
             rider_id = riders[k][0]
             self._riders.remove(rider_id)
             for order_id in bundle.order_ids:
@@ -245,10 +244,16 @@ class RollingHorizon:
         return bundle
 
     def match(
-        self, bundles: list[Bundle], riders: list[tuple[str, float, float]], now: float
+        self,
+        bundles: list[Bundle],
+        riders: list[tuple[str, float, float]],
+        now: float,
+        commit_by: float | None = None,
     ) -> list[tuple[int, int, float]]:
         """The minimum-cost assignment of bundles to riders over each bundle's nearest
-        ``candidates`` (steps 3 and 4): ``(bundle, rider, ride seconds)`` for each pair."""
+        ``candidates`` (steps 3 and 4): ``(bundle, rider, ride seconds)`` for each pair. With
+        ``commit_by``, only pairs whose rider must leave by then (to be there when the first
+        order is ready) are candidates."""
         n_b, n_r = len(bundles), len(riders)
         k = min(self._candidates, n_r)
         coslat = self._coslat
@@ -261,9 +266,17 @@ class RollingHorizon:
         near = np.asarray(near, dtype=np.int64).reshape(n_b, k)
         rows = np.repeat(np.arange(n_b), k)
         cols = near.ravel()
-        km = haversine_km_array(r_lat[cols], r_lon[cols], b_lat[rows], b_lon[rows])
-        ride = self._ride
-        travel = km * (ride.detour_factor / ride.speed_kmh * 3600.0)
+        # rides with the ETA's own function, pair by pair: NumPy's vectorised sine may differ in
+        # the last bit from one CPU to another, and a round's outcome must not
+        seconds = self._ride.seconds
+        rl, ro, bl, bo = r_lat.tolist(), r_lon.tolist(), b_lat.tolist(), b_lon.tolist()
+        travel = np.array(
+            [
+                seconds(rl[c], ro[c], bl[b], bo[b])
+                for b, c in zip(rows.tolist(), cols.tolist(), strict=True)
+            ],
+            dtype=np.float64,
+        )
         arrival = now + travel
         last = np.fromiter((max(b.readies) for b in bundles), dtype=np.float64, count=n_b)
         # each order's food waits from its ready time until the rider comes
@@ -275,6 +288,13 @@ class RollingHorizon:
         rider_wait = np.maximum(0.0, last[rows] - arrival)
         cost = travel + rider_wait + food_wait + 1.0  # + 1: the solver takes zero as no edge
         self.work.pairs_costed += n_b * k
+        if commit_by is not None:
+            first = np.fromiter((min(b.readies) for b in bundles), dtype=np.float64, count=n_b)
+            keep = first[rows] - travel <= commit_by
+            rows, cols, cost, travel = rows[keep], cols[keep], cost[keep], travel[keep]
+        ride_of = {
+            (b, c): s for b, c, s in zip(rows.tolist(), cols.tolist(), travel.tolist(), strict=True)
+        }
         # a column per rider, then a "not this round" column per bundle
         graph = csr_matrix(
             (
@@ -291,6 +311,5 @@ class RollingHorizon:
         for b, c in zip(matched_rows.tolist(), matched_cols.tolist(), strict=True):
             if c >= n_r:
                 continue  # left for the next round
-            j = int(np.nonzero(near[b] == c)[0][0])
-            out.append((b, c, float(travel[b * k + j])))
+            out.append((b, c, ride_of[(b, c)]))
         return out

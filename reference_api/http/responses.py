@@ -131,7 +131,7 @@ class OrderDetail(Shape):
     restaurant_latitude: Coordinate
     restaurant_longitude: Coordinate
     bundle: Bundle | None = Field(
-        description="Extension (D22): the orders one rider carries with this one, or null."
+        description="Extension (D25): the orders one rider carries with this one, or null."
     )
 
 

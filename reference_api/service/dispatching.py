@@ -1,4 +1,4 @@
-"""Rider assignment around the configured ``DispatchStrategy`` (D2, D22): offer an order when it
+"""Rider assignment around the configured ``DispatchStrategy`` (D2, D25): offer an order when it
 becomes dispatchable, free the rider when their last order ends and ask what they take next,
 and wake the strategy when it asked to decide (one ``DISPATCH_ROUND`` timer, re-armed whenever
 its wish changes). A rider may take several orders of one restaurant at once (a bundle): each
@@ -169,6 +169,8 @@ class Dispatching(Part):
         if rider.dispatchable:
             lat, lon = _position(rider)
             self.strategy.rider_available(rider.id, lat, lon)
+            if self._timed:
+                self.schedule()
 
     def rider_off(self, rider: Rider) -> None:
         self.strategy.rider_unavailable(rider.id)

@@ -134,7 +134,7 @@ class Lifecycle(Part):
         self.dispatching.try_assign(order)
 
     def _preparing(self, order: Order, previous: OrderStatus, actor: Actor, now: float) -> None:
-        """The quoted preparation time runs from now (D23): an order that queued for the
+        """The quoted preparation time runs from now (D26): an order that queued for the
         kitchen is ready later than its confirmation said. An order still waiting for a rider
         is offered again with the new estimate."""
         if order.prep_minutes is not None:

@@ -273,7 +273,7 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
             stored = value if encode is None else encode(value)
             db.execute(f"UPDATE {table.name} SET {name} = ?", (stored,))  # noqa: S608
     if "current_order_id" in _present(db, RIDERS.name):
-        # files from before bundles (D22) held one order per rider in that column
+        # files from before bundles (D25) held one order per rider in that column
         db.execute(
             "UPDATE riders SET order_ids = json_array(current_order_id), current_order_id = NULL "
             "WHERE current_order_id IS NOT NULL"
@@ -339,9 +339,13 @@ def _detail_samples() -> tuple[Order, Order]:
             "refund", Decimal("826.98"), RefundStatus.COMPLETED, 1_700_002_100.0, 1_700_002_200.0
         ),
         version=3,
+        bundle_id="bundle",
     )
+    full.bundle = [full.id, "other"]
     bare = dataclasses.replace(
         full,
+        bundle_id=None,
+        bundle=None,
         status=OrderStatus.ORDER_PLACED,
         items=[],
         payment_method=PaymentMethod.COD,

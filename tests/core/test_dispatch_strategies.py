@@ -1,5 +1,5 @@
 """The timed dispatch strategies (``just_in_time``, ``rolling_horizon``) against independent
-references, their options (``DispatchSpec``), and a bundle's life in the service (D22).
+references, their options (``DispatchSpec``), and a bundle's life in the service (D25).
 
 References here recompute everything from the documented rules: the nearest rider by brute force
 (same metric and tie-break as ``GridIndex``), ride seconds with ``RideTime``, and the round's
@@ -769,3 +769,46 @@ def test_service_bundle_assigned_cancelled_in_part_and_delivered() -> None:
     rider = svc.store.get_rider(rider_id)
     assert rider is not None and rider.order_ids == (third,)
     assert order(third).rider_id == rider_id
+
+
+def test_round_spends_no_rider_on_a_pair_that_would_wait() -> None:
+    """Pairs are filtered by the commitment rule before the matching, not after: with one rider,
+    a bundle at their door whose food is minutes away does not take them from a bundle whose
+    ride must start now (review finding: the round returned nothing)."""
+    rh = RollingHorizon(RideTime(20.0, 1.0), interval_s=300.0, horizon_s=1800.0, stack_km=0.0)
+    here, far = (19.07, 72.87), (19.07, 72.90)  # about 3.2 km apart: a 9.5 min ride
+    rh.rider_available("r", *here)
+    rh.order_waiting(_order("soon_far", far, vendor="b", ready=570.0), 0.0)  # leave by ~0
+    rh.order_waiting(_order("later_here", here, vendor="a", ready=180.0), 0.0)  # leave by 180
+    assert rh.decide(1.0) == [Assignment("r", ("soon_far",))]
+
+
+def test_just_in_time_plans_survive_a_rebuild() -> None:
+    """After a restart or rollback the service refills a fresh strategy with the waiting
+    orders first, then the free riders: a rider coming back plans the orders that found no
+    rider, so the offer is made on time rather than lost (review finding)."""
+    clock = ManualClock()
+    policy = Policy()
+    svc = bootstrap(clock=clock, seed=1, policy=policy, dispatch=JustInTime(RideTime()))
+    fx = build_fixtures(vendors=1, customers=1, riders=2)
+    seed(svc, fx)
+    for rider, (lat, lon) in zip(fx.riders, fx.rider_starts, strict=True):
+        svc.set_rider_availability(rider, available=True, latitude=lat, longitude=lon)
+    placed = svc.place_order(
+        fx.customers[0],
+        vendor_id=fx.vendors[0].id,
+        items=[{"name": "Margherita", "quantity": 1, "unit_price": "374.00"}],
+        delivery_address={"latitude": 19.08, "longitude": 72.88},
+        payment_method="cod",
+    )
+    oid = str(placed["id"])
+    svc.confirm(fx.restaurants[0], oid, estimated_prep_time=30)
+    planned = svc.dispatch.due()
+    assert planned is not None and planned > clock.now()
+
+    svc.rebuild_dispatch(JustInTime(RideTime()))
+    assert svc.dispatch.due() == pytest.approx(planned)
+    assert svc.next_timer_due() == pytest.approx(planned)
+    clock.advance(planned - clock.now() + 1e-3)
+    svc.process_due_timers()
+    assert svc.get_order(fx.customers[0], oid)["delivery_person"] is not None

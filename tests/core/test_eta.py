@@ -111,7 +111,7 @@ def test_finished_orders_have_no_current_eta() -> None:
 
 
 def test_quoted_preparation_runs_from_the_start_of_preparing() -> None:
-    """D23: the restaurant's estimated_prep_time counts from confirmation until cooking starts,
+    """D26: the restaurant's estimated_prep_time counts from confirmation until cooking starts,
     then from the start of preparation (an order that queued for the kitchen is ready later)."""
     w = make_world()
     oid = w.place()

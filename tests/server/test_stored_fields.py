@@ -253,7 +253,7 @@ def test_a_file_without_a_declared_column_gains_it_at_open(tmp_path: Path) -> No
 
 
 def test_a_file_from_before_bundles_keeps_each_riders_order(tmp_path: Path) -> None:
-    """Riders held one order in ``current_order_id`` before bundles (D22): opening such a file
+    """Riders held one order in ``current_order_id`` before bundles (D25): opening such a file
     moves it into ``order_ids``, so the rider still holds it."""
     path = tmp_path / "before-bundles.db"
     store = SqliteStore(path)
