@@ -22,7 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from reference_api.dispatch.spec import DEFAULT_POLICY, POLICIES, DispatchSpec, DispatchSpecError
+from reference_api.dispatch.options import DEFAULT_POLICY, POLICIES
+from reference_api.dispatch.spec import DispatchSpec, DispatchSpecError
 from reference_api.money import MAX_PRICE
 from scenarios.distributions import Constant, Distribution, Exponential
 

@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from reference_api.dispatch.spec import DEFAULT_POLICY, POLICIES
-from reference_api.dispatch.spec import OPTIONS as DISPATCH_OPTIONS
+from reference_api.dispatch.options import DEFAULT_POLICY, POLICIES
+from reference_api.dispatch.options import OPTIONS as DISPATCH_OPTIONS
 from reference_api.http.settings import DEFAULT_CUSTOMERS, DEFAULT_RIDERS, DEFAULT_VENDORS
 
 

@@ -6,7 +6,8 @@ from reference_api.dispatch.at_confirm import AtConfirm
 from reference_api.dispatch.base import Assignment, DispatchStrategy, DispatchWork, RideTime
 from reference_api.dispatch.grid import BRUTE_FORCE_MAX, GridIndex
 from reference_api.dispatch.just_in_time import JustInTime
-from reference_api.dispatch.spec import POLICIES, DispatchSpec, DispatchSpecError
+from reference_api.dispatch.options import POLICIES
+from reference_api.dispatch.spec import DispatchSpec, DispatchSpecError
 
 __all__ = [
     "BRUTE_FORCE_MAX",

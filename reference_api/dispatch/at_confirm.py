@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 from reference_api.dispatch.base import Assignment, DispatchWork
 from reference_api.dispatch.grid import GridIndex
+from reference_api.dispatch.options import default
 from reference_api.model import Order
 
 
@@ -21,7 +22,9 @@ class AtConfirm:
     name = "at_confirm"
     decides_later = False
 
-    def __init__(self, cell_km: float = 1.0, ref_lat: float = 19.07) -> None:
+    def __init__(
+        self, cell_km: float = default("cell_km"), ref_lat: float = default("ref_lat")
+    ) -> None:
         self._riders = GridIndex(cell_km, ref_lat)
         self._waiting: OrderedDict[str, None] = OrderedDict()
         self.work = DispatchWork()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from reference_api.dispatch.options import default
 from reference_api.geo import KM_PER_DEG_LAT
 
 #: Below this many points a scan of all of them beats walking rings of cells (a sparse grid,
@@ -26,7 +27,9 @@ class GridIndex:
 
     __slots__ = ("_cell", "_cells", "_coslat", "_where")
 
-    def __init__(self, cell_km: float = 1.0, ref_lat: float = 19.07) -> None:
+    def __init__(
+        self, cell_km: float = default("cell_km"), ref_lat: float = default("ref_lat")
+    ) -> None:
         self._cell = cell_km / KM_PER_DEG_LAT  # degrees of latitude per cell
         self._coslat = math.cos(math.radians(ref_lat))
         self._cells: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}

@@ -17,9 +17,11 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections.abc import Iterator
 
 from reference_api.dispatch.base import Assignment, DispatchWork, RideTime, ready_estimate
 from reference_api.dispatch.grid import GridIndex
+from reference_api.dispatch.options import default
 from reference_api.model import Order
 
 #: How many of the most urgent waiting orders a freed rider looks at (their times differ by
@@ -44,9 +46,9 @@ class JustInTime:
     def __init__(
         self,
         ride: RideTime,
-        slack_s: float = 120.0,
-        cell_km: float = 1.0,
-        ref_lat: float = 19.07,
+        slack_s: float = default("slack_min", 60),
+        cell_km: float = default("cell_km"),
+        ref_lat: float = default("ref_lat"),
     ) -> None:
         self._ride = ride
         self._slack = slack_s
@@ -84,7 +86,6 @@ class JustInTime:
         if rider_id is None:
             self._stall(order.id, w)  # nobody to offer it to: a freed rider will take it
             return None
-        self.work.pairs_costed += 1
         offer_at = self._offer_at(w, rider_id)
         if offer_at <= now:
             del self._waiting[order.id]
@@ -98,7 +99,12 @@ class JustInTime:
     def _offer_at(self, w: _Waiting, rider_id: str) -> float:
         where = self._riders.position(rider_id)
         assert where is not None
-        return w.ready - self._slack - self._ride.seconds(where[0], where[1], w.lat, w.lon)
+        return self._offer_from(w, *where)
+
+    def _offer_from(self, w: _Waiting, lat: float, lon: float) -> float:
+        """The offer time for a rider at ``lat, lon``: ready - slack - their ride there."""
+        self.work.pairs_costed += 1
+        return w.ready - self._slack - self._ride.seconds(lat, lon, w.lat, w.lon)
 
     def _stall(self, order_id: str, w: _Waiting) -> None:
         w.offer_at = math.inf
@@ -135,7 +141,6 @@ class JustInTime:
             if rider_id is None:
                 self._stall(order_id, w)
                 continue
-            self.work.pairs_costed += 1
             offer_at = self._offer_at(w, rider_id)
             if offer_at <= now:
                 del waiting[order_id]
@@ -144,19 +149,22 @@ class JustInTime:
             else:
                 self._plan(order_id, w, offer_at)
 
-    def _plan_stalled(self, lat: float, lon: float) -> None:
+    def _pop_stalled(self) -> Iterator[tuple[str, _Waiting]]:
+        """The stalled orders, most urgent first, at most ``URGENT_LOOKAHEAD``: each is taken
+        off the heap, and the caller plans it or gives it away (stale entries are dropped)."""
         heap, waiting = self._stalled, self._waiting
-        planned = 0
-        while heap and planned < URGENT_LOOKAHEAD:
+        found = 0
+        while heap and found < URGENT_LOOKAHEAD:
             ready, seq, order_id = heapq.heappop(heap)
             w = waiting.get(order_id)
             if w is None or w.seq != seq or w.ready != ready or w.offer_at != math.inf:
                 continue  # gone, planned, or stalled again with a newer ready time
-            planned += 1
-            self.work.pairs_costed += 1
-            self._plan(
-                order_id, w, ready - self._slack - self._ride.seconds(lat, lon, w.lat, w.lon)
-            )
+            found += 1
+            yield order_id, w
+
+    def _plan_stalled(self, lat: float, lon: float) -> None:
+        for order_id, w in self._pop_stalled():
+            self._plan(order_id, w, self._offer_from(w, lat, lon))
 
     def order_for(self, rider_id: str, lat: float, lon: float, now: float) -> tuple[str, ...]:
         """Orders that found no free rider when they were offered (stalled), most urgent first
@@ -164,18 +172,10 @@ class JustInTime:
         theirs; the others not yet due are planned with this rider's ride (and so are stalled no
         more). Orders with a planned offer are left to it (the nearest rider then, not whoever
         frees up first)."""
-        heap, waiting = self._stalled, self._waiting
-        looked = 0
-        while heap and looked < URGENT_LOOKAHEAD:
-            ready, seq, order_id = heapq.heappop(heap)
-            w = waiting.get(order_id)
-            if w is None or w.seq != seq or w.ready != ready or w.offer_at != math.inf:
-                continue  # gone, planned, or stalled again with a newer ready time
-            looked += 1
-            self.work.pairs_costed += 1
-            offer_at = ready - self._slack - self._ride.seconds(lat, lon, w.lat, w.lon)
+        for order_id, w in self._pop_stalled():
+            offer_at = self._offer_from(w, lat, lon)
             if offer_at <= now:
-                del waiting[order_id]
+                del self._waiting[order_id]
                 return (order_id,)
             self._plan(order_id, w, offer_at)
         return ()

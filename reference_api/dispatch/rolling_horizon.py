@@ -42,6 +42,7 @@ from scipy.spatial import cKDTree
 
 from reference_api.dispatch.base import Assignment, DispatchWork, RideTime, ready_estimate
 from reference_api.dispatch.grid import GridIndex
+from reference_api.dispatch.options import default
 from reference_api.geo import haversine_km
 from reference_api.model import Order
 
@@ -51,13 +52,12 @@ UNASSIGNED_S = 86_400.0 * 365
 
 
 class _Held:
-    __slots__ = ("cooked", "lat", "lon", "order_id", "ready", "seq", "to_lat", "to_lon", "vendor")
+    __slots__ = ("lat", "lon", "order_id", "ready", "seq", "to_lat", "to_lon", "vendor")
 
     def __init__(self, order: Order, ready: float, seq: int) -> None:
         self.order_id, self.vendor, self.ready, self.seq = order.id, order.vendor_id, ready, seq
         self.lat, self.lon = order.restaurant_lat, order.restaurant_lon
         self.to_lat, self.to_lon = order.address.latitude, order.address.longitude
-        self.cooked = False  # the restaurant marked the food ready
 
 
 class Bundle:
@@ -95,14 +95,14 @@ class RollingHorizon:
     def __init__(
         self,
         ride: RideTime,
-        interval_s: float = 300.0,
-        horizon_s: float = 600.0,
-        max_bundle: int = 2,
-        bundle_window_s: float = 300.0,
-        stack_km: float = 1.0,
-        candidates: int = 8,
-        cell_km: float = 1.0,
-        ref_lat: float = 19.07,
+        interval_s: float = default("interval_min", 60),
+        horizon_s: float = default("horizon_min", 60),
+        max_bundle: int = int(default("max_bundle")),
+        bundle_window_s: float = default("bundle_window_min", 60),
+        stack_km: float = default("stack_km"),
+        candidates: int = int(default("candidates")),
+        cell_km: float = default("cell_km"),
+        ref_lat: float = default("ref_lat"),
     ) -> None:
         self._ride = ride
         self._interval = interval_s
@@ -138,8 +138,7 @@ class RollingHorizon:
         if held is None:
             held = self._waiting[order.id] = _Held(order, ready, next(self._seq))
         held.ready = ready
-        held.cooked = order.ready_at is not None
-        if held.cooked:
+        if order.ready_at is not None:  # cooked: a rider who frees up between rounds takes it
             heapq.heappush(self._cooked, (ready, held.seq, order.id))
         if self._next is None:
             self._next = self._round_after(now)

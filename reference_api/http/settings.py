@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Literal
 
-from reference_api.dispatch.spec import OPTIONS as DISPATCH_OPTIONS
-from reference_api.dispatch.spec import POLICIES, DispatchSpec, DispatchSpecError
+from reference_api.dispatch.options import OPTIONS as DISPATCH_OPTIONS
+from reference_api.dispatch.options import POLICIES
+from reference_api.dispatch.spec import DispatchSpec, DispatchSpecError
 from reference_api.fixtures import build_fixtures
 from reference_api.http.auth import JWT_SECRET_ENV
 from reference_api.policy import Policy

@@ -607,7 +607,7 @@ class BundleMachine(RuleBasedStateMachine):
             assert (oid in waiting) == needs, (order.status, order.rider_id)
         assert set(waiting) <= set(self.orders)
         if len(strategy._riders):
-            cooked = [oid for oid, held in waiting.items() if held.cooked]
+            cooked = [oid for oid in waiting if self.order(oid).ready_at is not None]
             assert not cooked, "food that is ready waits for no round while a rider is free"
         if waiting:
             due = strategy.due()

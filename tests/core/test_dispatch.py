@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import random
-from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -15,11 +14,11 @@ from hypothesis import strategies as st
 from reference_api.dispatch import BRUTE_FORCE_MAX, AtConfirm, GridIndex
 from reference_api.errors import ValidationFailed
 from reference_api.events import ASSIGNED
-from reference_api.model import Address, Order
+from reference_api.model import Order
 from reference_api.roles import SYSTEM_ACTOR
-from reference_api.states import PaymentMethod, PaymentStatus
 from reference_api.statuses import OrderStatus
 from tests.core.conftest import make_world
+from tests.core.test_dispatch_strategies import _order as confirmed_order
 
 S = OrderStatus
 REF_LAT = 19.07
@@ -30,27 +29,7 @@ points = st.tuples(st.floats(18.9, 19.3, allow_nan=False), st.floats(72.7, 73.1,
 
 def _order(order_id: str, lat: float = 19.0, lon: float = 72.8) -> Order:
     """A confirmed order of a restaurant at ``(lat, lon)``: only what a strategy reads is real."""
-    return Order(
-        id=order_id,
-        order_number=order_id,
-        customer_id="c",
-        customer_name="C",
-        vendor_id="v",
-        vendor_name="V",
-        status=S.ORDER_CONFIRMED,
-        items=[],
-        address=Address("Home", "1 Main St", lat + 0.01, lon),
-        restaurant_lat=lat,
-        restaurant_lon=lon,
-        subtotal=Decimal(0),
-        delivery_fee=Decimal(0),
-        tax_amount=Decimal(0),
-        total_amount=Decimal(0),
-        payment_method=PaymentMethod.COD,
-        payment_status=PaymentStatus.PENDING,
-        placed_at=0.0,
-        estimated_delivery_time=0.0,
-    )
+    return confirmed_order(order_id, (lat, lon))
 
 
 def _d2(a: tuple[float, float], b: tuple[float, float]) -> float:

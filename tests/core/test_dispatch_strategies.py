@@ -27,8 +27,8 @@ from reference_api.dispatch import (
     JustInTime,
     RideTime,
 )
+from reference_api.dispatch.options import OPTIONS
 from reference_api.dispatch.rolling_horizon import UNASSIGNED_S, Bundle, RollingHorizon
-from reference_api.dispatch.spec import OPTIONS
 from reference_api.events import ASSIGNED, DomainEvent
 from reference_api.fixtures import build_fixtures, seed
 from reference_api.geo import haversine_km

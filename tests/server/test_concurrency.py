@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,8 +22,13 @@ ORDERS = 25
 PER_SIDE = 4  # requests per side per order and round: 25 orders x 8 = 200 concurrent clients
 
 
-async def _race(server: LiveServer, requests: list[tuple[Actor, str, str, Any]]) -> list[int]:
-    """Each request from its own client and connection, all released at once."""
+async def _race(
+    server: LiveServer,
+    requests: list[tuple[Actor, str, str, Any]],
+    release_at: Callable[[float], float] | None = None,
+) -> list[int]:
+    """Each request from its own client and connection, all released at once: 50 ms after
+    every connection is open, or at ``release_at(now)`` (a wall time) when given."""
     tls = ssl.create_default_context()  # unused on http://, but each client would build one
     clients = [httpx.AsyncClient(base_url=server.url, timeout=30.0, verify=tls) for _ in requests]
     try:
@@ -39,7 +46,8 @@ async def _race(server: LiveServer, requests: list[tuple[Actor, str, str, Any]])
             return response.status_code
 
         tasks = [asyncio.create_task(one(c, r)) for c, r in zip(clients, requests, strict=True)]
-        await asyncio.sleep(0.05)
+        now = time.time()
+        await asyncio.sleep(0.05 if release_at is None else max(0.0, release_at(now) - now))
         go.set()
         return list(await asyncio.gather(*tasks))
     finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import ssl
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,8 +22,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from reference_api.roles import Actor
-from tests.server.harness import Api, LiveServer, auth, token
-from tests.server.test_concurrency import _winners
+from tests.server.harness import Api, LiveServer, token
+from tests.server.test_concurrency import _race, _winners
 
 pytestmark = pytest.mark.anyio
 
@@ -300,29 +299,11 @@ async def _race_at(
     """``test_concurrency._race``, released ``phase`` seconds after a round (negative: before
     one, so that round's assignments run among the racing requests), once every client has
     its connection open."""
-    tls = ssl.create_default_context()
-    clients = [httpx.AsyncClient(base_url=server.url, timeout=30.0, verify=tls) for _ in requests]
-    try:
-        await asyncio.gather(*(c.get("/openapi.json") for c in clients))
-        go = asyncio.Event()
 
-        async def one(client: httpx.AsyncClient, req: tuple[Actor, str, str, Any]) -> int:
-            actor, method, url, body = req
-            await go.wait()
-            response = await client.request(method, url, headers=auth(actor), json=body)
-            assert response.status_code < 500, response.text
-            if response.status_code != 200:
-                assert response.json()["code"] in ("invalid_transition", "not_found"), response.text
-            return response.status_code
+    def release_at(now: float) -> float:
+        return math.ceil((now + 0.05 - phase) / INTERVAL_S) * INTERVAL_S + phase
 
-        tasks = [asyncio.create_task(one(c, r)) for c, r in zip(clients, requests, strict=True)]
-        now = time.time()
-        release = math.ceil((now + 0.05 - phase) / INTERVAL_S) * INTERVAL_S + phase
-        await asyncio.sleep(release - now)
-        go.set()
-        return list(await asyncio.gather(*tasks))
-    finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
+    return await _race(server, requests, release_at)
 
 
 def _block(i: int, first: Any, second: Any) -> list[Any]:
