@@ -123,7 +123,7 @@ def skeleton(s: Scenario, seed: int) -> tuple[int, float]:
     plan = OrderPlan(s, rngs)
     env = simpy.Environment()
     kitchens = [simpy.Resource(env, capacity=s.vendors.kitchen_slots) for _ in city.vendor_lat]
-    riders = simpy.Resource(env, capacity=s.fleet.riders)
+    riders = simpy.Resource(env, capacity=s.rider_count)
     factor = s.fleet.detour_factor / s.fleet.speed_kmh * 3600.0
     done = [0]
 

@@ -18,6 +18,7 @@ from loadtest.identities import Identities
 from loadtest.plan import BACKGROUND, PlannedCall, PlannedOrder, classify
 from reference_api.geo import haversine_km, travel_seconds
 from scenarios.schema import Scenario
+from scenarios.traces import replayed_rows
 
 MIN = 60.0
 
@@ -35,9 +36,16 @@ class Background:
 
 
 def arrivals(scenario: Scenario, horizon_s: float, rng: np.random.Generator) -> list[float]:
-    """Arrival offsets (s from the period's start) by thinning against the curve's peak."""
+    """Arrival offsets (s from the period's start): an order log's placements (scaled and
+    shifted as the simulation replays them), or thinning against the curve's peak."""
     demand, start = scenario.demand, scenario.period.start_s
-    peak = max(p.orders_per_hour for p in demand.curve) * demand.scale / 3600.0
+    trace = None if scenario.inputs is None else scenario.inputs.orders
+    if trace is not None:
+        _, times = replayed_rows(
+            trace, demand.scale, demand.shift_min, scenario.period.duration_s, rng
+        )
+        return [t for t in times.tolist() if t < horizon_s]
+    peak = max(p.orders_per_hour for p in demand.points()) * demand.scale / 3600.0
     out: list[float] = []
     if peak <= 0:
         return out

@@ -17,6 +17,7 @@ COMMANDS: tuple[str, ...] = (
     "orderflow.commands.token",
     "orderflow.commands.report",
     "orderflow.commands.simulate",
+    "orderflow.commands.import_mdrp",
     "orderflow.commands.sweep",
     "orderflow.commands.loadtest",
 )

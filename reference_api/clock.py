@@ -41,6 +41,16 @@ def iso(ts: float) -> str:
 _SECONDS = tuple(f"{s:02d}Z" for s in range(60))
 
 
+def from_iso(text: str) -> float:
+    """Epoch seconds of an ISO 8601 date-time with a time zone (``Z`` or an offset), as ``iso``
+    writes them and RFC 3339 defines them; raises ``ValueError`` for anything else. A time with
+    no zone is refused rather than guessed: the server's zone is no client's business."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"no time zone in {text!r}")
+    return moment.timestamp()
+
+
 @lru_cache(maxsize=4096)
 def _iso_minute(minute: int) -> str:
     return datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:")

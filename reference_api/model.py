@@ -208,6 +208,9 @@ class Rider:
     location_updated_at: float | None = None
     #: the orders the rider holds, in the sequence they deliver them (several: a bundle, D25)
     order_ids: tuple[str, ...] = ()
+    #: when the rider's shift ends (epoch seconds; None: no end): no order is given them that
+    #: they would pick up later (D28); cleared when they go off duty
+    available_until: float | None = None
 
     @property
     def current_order_id(self) -> str | None:

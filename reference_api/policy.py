@@ -3,10 +3,13 @@ so the simulation's scenario file and the server's configuration set the same kn
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
+
+from reference_api.geo import Geometry
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,10 @@ class Policy:
     default_prep_minutes: int = 20
     confirm_allowance_s: float = 300.0
     handover_s: float = 300.0
+    #: > 0: planar geometry, coordinates in metres ridden at this pace in whole minutes (D27)
+    metres_per_minute: float = 0.0
+    # Riders' shifts (D28): how long a rider needs at the restaurant before taking the food
+    pickup_lead_s: float = 0.0
 
     def __post_init__(self) -> None:
         """Refuse nonsense at construction (a scenario file or ``--policy`` flag is input), naming
@@ -43,6 +50,7 @@ class Policy:
         _require_number("refund_failure_rate", self.refund_failure_rate, lo=0.0, hi=1.0)
         _require_number("rider_speed_kmh", self.rider_speed_kmh, lo=0.0, open_lo=True)
         _require_number("detour_factor", self.detour_factor, lo=0.0, open_lo=True)
+        _require_number("metres_per_minute", self.metres_per_minute, lo=0.0)
         _require_int("otp_max_attempts", self.otp_max_attempts, lo=1)
         _require_int("otp_max_resends", self.otp_max_resends, lo=0)
         _require_int("default_prep_minutes", self.default_prep_minutes, lo=1, hi=240)
@@ -53,6 +61,12 @@ class Policy:
             if hi is not None and value > hi:
                 raise ValueError(f"policy {name}: must be at most {hi}, got {value!r}")
 
+    @property
+    def geometry(self) -> Geometry:
+        """The travel model of the ETA and of dispatch: speed and detour, or planar pace (one
+        shared object per setting: the ETA asks for it on every order)."""
+        return _geometry(self.rider_speed_kmh, self.detour_factor, self.metres_per_minute)
+
     def with_overrides(self, **changes: Any) -> Policy:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
@@ -61,6 +75,11 @@ class Policy:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Policy(**values)
+
+
+@functools.lru_cache(maxsize=16)
+def _geometry(speed_kmh: float, detour_factor: float, metres_per_minute: float) -> Geometry:
+    return Geometry(speed_kmh, detour_factor, metres_per_minute)
 
 
 _DURATIONS = (
@@ -74,6 +93,7 @@ _DURATIONS = (
     "refund_settle_delay_s",
     "confirm_allowance_s",
     "handover_s",
+    "pickup_lead_s",
 )
 
 

@@ -212,6 +212,7 @@ def rider_view(rider: Rider) -> dict[str, Any]:
         "current_orders": list(held),
         "latitude": coord(rider.latitude),
         "longitude": coord(rider.longitude),
+        "available_until": _opt_iso(rider.available_until),
     }
 
 

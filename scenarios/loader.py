@@ -37,7 +37,15 @@ class LoadedScenario:
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as data, defaults filled in. Counts the loader took from data files are
+    left out (the files say them), so the result loads again."""
     data: dict[str, Any] = scenario.model_dump(mode="json", exclude_none=True)
+    if scenario.vendors.restaurants_file is not None:
+        data["vendors"].pop("count", None)
+    if scenario.demand.orders_file is not None:
+        data["customers"].pop("count", None)
+    if scenario.fleet.roster_file is not None:
+        data["fleet"].pop("riders", None)
     return data
 
 
@@ -48,6 +56,11 @@ def shipped_names() -> list[str]:
 
 
 def _read(ref: str) -> tuple[str, str]:
+    if Path(ref).is_dir():
+        raise ScenarioError(
+            f"{ref}: a directory, not a scenario file (an MDRP instance directory holds "
+            "orders.txt, couriers.txt, restaurants.txt and instance_parameters.txt)"
+        )
     path = Path(ref)
     if path.suffix == ".toml" or path.exists() or "/" in ref:
         if not path.is_file():
@@ -105,16 +118,39 @@ def _index(part: str, size: int, label: str, where: str) -> int:
 
 
 def load_scenario(ref: str, overrides: Iterable[str] = ()) -> LoadedScenario:
+    """A scenario file, a shipped name, or an MDRP instance directory (``scenarios.mdrp``)."""
+    if Path(ref).is_dir():
+        from scenarios.mdrp import is_instance_dir, load_instance  # reads with pandas
+
+        if is_instance_dir(Path(ref)):
+            return load_instance(Path(ref), overrides)
     source, text = _read(ref)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: invalid TOML: {exc}") from None
+    base = Path(source).parent if Path(source).is_file() else None
+    return load_data(data, source, overrides, base)
+
+
+def load_data(
+    data: dict[str, Any],
+    source: str,
+    overrides: Iterable[str],
+    base: Path | None,
+    *,
+    read_files: bool = True,
+) -> LoadedScenario:
+    """Apply ``--set`` overrides, validate, and read the data files the scenario names
+    (relative to ``base``, the scenario file's directory) unless the caller has them."""
     sets = tuple(overrides)
     for item in sets:
         path, value = parse_override(item)
         apply_override(data, path, value, f"{source} (--set {item})")
-    return LoadedScenario(validate(data, source), source, sets)
+    scenario = validate(data, source)
+    if read_files:
+        scenario = with_inputs(scenario, source, base)
+    return LoadedScenario(scenario, source, sets)
 
 
 def validate(data: Mapping[str, Any], source: str) -> Scenario:
@@ -123,6 +159,65 @@ def validate(data: Mapping[str, Any], source: str) -> Scenario:
     except ValidationError as exc:
         lines = [_describe(source, err) for err in exc.errors()]
         raise ScenarioError("\n".join(lines)) from None
+
+
+def with_inputs(scenario: Scenario, source: str, base: Path | None) -> Scenario:
+    """The scenario with its data files read and checked, and the counts they imply filled
+    in (``vendors.count``, ``customers.count``, ``fleet.riders``)."""
+    from scenarios import traces
+
+    s = scenario
+    named = [
+        (field, value)
+        for field, value in (
+            ("vendors.restaurants_file", s.vendors.restaurants_file),
+            ("demand.orders_file", s.demand.orders_file),
+            ("fleet.roster_file", s.fleet.roster_file),
+        )
+        if value is not None
+    ]
+    if not named:
+        return s
+    if base is None:
+        raise ScenarioError(f"{source}: {named[0][0]}: a shipped scenario cannot name data files")
+    planar = s.city.planar
+    period_min = s.period.duration_h * 60
+    paths = {field: (base / value) for field, value in named}
+    try:
+        places = orders = roster = None
+        if "vendors.restaurants_file" in paths:
+            p = paths["vendors.restaurants_file"]
+            places = traces.restaurants_from(traces.read_table(p), str(p), planar=planar)
+        if "demand.orders_file" in paths:
+            assert places is not None  # the schema requires restaurants with an order log
+            p = paths["demand.orders_file"]
+            orders = traces.orders_from(
+                traces.read_table(p), str(p), places, planar=planar, period_min=period_min
+            )
+        if "fleet.roster_file" in paths:
+            p = paths["fleet.roster_file"]
+            roster = traces.roster_from(
+                traces.read_table(p), str(p), planar=planar, period_min=period_min
+            )
+    except traces.TraceError as exc:
+        field = next((f for f, p in paths.items() if str(exc).startswith(str(p))), "data")
+        raise ScenarioError(f"{source}: {field}: {exc}") from None
+    return attach_inputs(
+        s,
+        traces.Inputs(orders, places, roster, tuple((f, str(p)) for f, p in paths.items())),
+    )
+
+
+def attach_inputs(s: Scenario, inputs: Any) -> Scenario:
+    """``s`` carrying ``inputs`` (a ``traces.Inputs``) and the counts they imply."""
+    update: dict[str, Any] = {"inputs": inputs}
+    if inputs.restaurants is not None:
+        update["vendors"] = s.vendors.model_copy(update={"count": len(inputs.restaurants)})
+    if inputs.orders is not None:
+        update["customers"] = s.customers.model_copy(update={"count": len(inputs.orders)})
+    if inputs.roster is not None:
+        update["fleet"] = s.fleet.model_copy(update={"riders": len(inputs.roster)})
+    return s.model_copy(update=update)
 
 
 _MESSAGES = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,7 @@ from reference_api.dispatch.options import DEFAULT_POLICY, POLICIES
 from reference_api.dispatch.spec import DispatchSpec, DispatchSpecError
 from reference_api.money import MAX_PRICE
 from scenarios.distributions import Constant, Distribution, Exponential
+from scenarios.traces import Inputs
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 _CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)$")
@@ -88,13 +89,24 @@ class CurvePoint(_Table):
 
 
 class Demand(_Table):
-    """Piecewise-constant order rate by time of day: each point holds until the next one."""
+    """Either a piecewise-constant order rate by time of day (``curve``: each point holds until
+    the next one) or an order log replayed as it is (``orders_file``, ``scenarios.traces``).
+    ``scale`` multiplies the rate, or thins and duplicates the log's orders; ``shift_min``
+    moves a log's orders later (earlier when negative)."""
 
-    curve: list[CurvePoint] = Field(min_length=1)
+    curve: list[CurvePoint] | None = Field(default=None, min_length=1)
+    orders_file: str | None = Field(default=None, min_length=1)
     scale: float = Field(default=1.0, gt=0)
+    shift_min: float = 0.0
 
     @model_validator(mode="after")
     def _increasing(self) -> Demand:
+        if (self.curve is None) == (self.orders_file is None):
+            raise ValueError("set either curve (a demand curve) or orders_file (an order log)")
+        if self.curve is None:
+            return self
+        if self.shift_min:
+            raise ValueError("shift_min applies to an orders_file, not to a curve")
         times = [clock_seconds(p.at) for p in self.curve]
         for i in range(1, len(times)):
             if times[i] <= times[i - 1]:
@@ -111,7 +123,7 @@ class Demand(_Table):
             {0.0, duration_s}
             | {
                 clock_seconds(p.at) - start_s
-                for p in self.curve
+                for p in self.points()
                 if 0.0 < clock_seconds(p.at) - start_s < duration_s
             }
         )
@@ -119,11 +131,18 @@ class Demand(_Table):
             (a, b, self.rate_per_hour(start_s + a) / 3600.0) for a, b in itertools.pairwise(cuts)
         ]
 
+    def points(self) -> list[CurvePoint]:
+        """The curve's points (an order log has none: callers that need a curve check first)."""
+        if self.curve is None:
+            raise ValueError("this scenario replays an order log (demand.orders_file), not a curve")
+        return self.curve
+
     def rate_per_hour(self, time_of_day_s: float) -> float:
         """Orders per hour in force at a time of day (seconds since midnight). Before the first
         point the first rate holds."""
-        rate = self.curve[0].orders_per_hour
-        for point in self.curve:
+        curve = self.points()
+        rate = curve[0].orders_per_hour
+        for point in curve:
             if clock_seconds(point.at) <= time_of_day_s:
                 rate = point.orders_per_hour
             else:
@@ -139,6 +158,11 @@ class Hotspot(_Table):
 
 
 class City(_Table):
+    #: ``spherical``: latitude/longitude degrees, haversine rides at ``fleet.speed_kmh``;
+    #: ``planar``: x/y metres from the data files, rides of ``ceil(metres /
+    #: metres_per_minute)`` whole minutes (the MDRP's travel time).
+    geometry: Literal["spherical", "planar"] = "spherical"
+    metres_per_minute: float | None = Field(default=None, gt=0)
     center_lat: float = Field(default=CITY_LAT, ge=-90, le=90)
     center_lon: float = Field(default=CITY_LON, ge=-180, le=180)
     #: Where kitchens cluster; empty means one 4 km spot at the centre.
@@ -148,9 +172,24 @@ class City(_Table):
     #: A customer orders from one of this many nearest restaurants.
     vendor_choice: int = Field(default=8, ge=1)
 
+    @model_validator(mode="after")
+    def _geometry(self) -> City:
+        if self.geometry == "planar" and self.metres_per_minute is None:
+            raise ValueError("a planar city needs metres_per_minute (its travel speed)")
+        if self.geometry == "spherical" and self.metres_per_minute is not None:
+            raise ValueError("metres_per_minute applies to a planar city (geometry = 'planar')")
+        return self
+
+    @property
+    def planar(self) -> bool:
+        return self.geometry == "planar"
+
 
 class Vendors(_Table):
-    count: int = Field(gt=0)
+    #: Drawn restaurants, or (with ``restaurants_file``) the number the file holds.
+    count: int | None = Field(default=None, gt=0)
+    #: Restaurants with ids and positions (``scenarios.traces``); needed by an order log.
+    restaurants_file: str | None = Field(default=None, min_length=1)
     kitchen_slots: int = Field(default=2, gt=0)
     confirm_delay: Distribution = Exponential(mean_min=1.0)
     prep_time: Distribution = Exponential(mean_min=15.0)
@@ -170,7 +209,8 @@ class Payment(_Table):
 
 
 class Customers(_Table):
-    count: int = Field(gt=0)
+    #: Drawn customers; with an order log each order's address is its own customer.
+    count: int | None = Field(default=None, gt=0)
     basket_items_max: int = Field(default=3, ge=1, le=100)
     #: at most the API's largest price (a simulated checkout is refused above it)
     item_price: float = Field(default=250.0, gt=0, le=float(MAX_PRICE))
@@ -195,9 +235,17 @@ class Shift(_Table):
 
 
 class Fleet(_Table):
-    riders: int = Field(gt=0)
+    #: Riders drawn on the city, or (with ``roster_file``) the number the roster holds.
+    riders: int | None = Field(default=None, gt=0)
     #: Riders are split over shifts by ``share``; empty means one shift covering the period.
     shifts: list[Shift] = Field(default_factory=list)
+    #: One row per rider shift with its start position (``scenarios.traces``).
+    roster_file: str | None = Field(default=None, min_length=1)
+    #: ``whole``: the handover starts once rider and food are both there and the code is typed
+    #: at its end. ``split`` (the MDRP's): half of it before the code (walking in, from the
+    #: rider's arrival), half after (walking back); a bundle's pickup is one service, taken
+    #: when all its food is ready.
+    service_model: Literal["whole", "split"] = "whole"
     speed_kmh: float = Field(default=20.0, gt=0)
     detour_factor: float = Field(default=1.3, ge=1.0)
     #: Travel takes no time (for validating the rider pool as an M/M/c queue).
@@ -304,7 +352,22 @@ def _threshold(value: str) -> str:
     return value
 
 
+class Mdrp(_Table):
+    """Scoring terms of a Grubhub Meal Delivery Routing Problem instance (its
+    ``instance_parameters.txt``). With this table a run also writes its solution in the
+    evaluator's format and reports the KPIs as the MDRP does (``sim.mdrp``)."""
+
+    instance: str = ""
+    target_click_to_door_min: float = Field(default=40.0, gt=0)
+    #: an order delivered later than this after placement counts as undelivered
+    max_click_to_door_min: float = Field(default=90.0, gt=0)
+    pay_per_order: float = Field(default=10.0, ge=0)
+    guaranteed_pay_per_hour: float = Field(default=15.0, ge=0)
+
+
 class Scenario(_Table):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
     name: str = Field(min_length=1)
     description: str = ""
     seed: int = Field(default=1, ge=0)
@@ -313,7 +376,7 @@ class Scenario(_Table):
     demand: Demand
     city: City = City()
     vendors: Vendors
-    customers: Customers
+    customers: Customers = Customers()
     payment: Payment = Payment()
     fleet: Fleet
     dispatch: Dispatch = Dispatch()
@@ -321,5 +384,73 @@ class Scenario(_Table):
     refunds: Refunds = Refunds()
     sla: Sla = Sla()
     output: Output = Output()
+    mdrp: Mdrp | None = None
     #: Pass/fail rules for reports, e.g. ``click_to_door = "p95 < 40min"``; kept verbatim here.
     thresholds: dict[str, Annotated[str, AfterValidator(_threshold)]] = Field(default_factory=dict)
+    #: What the data files held, read by the loader (never written back: the files are).
+    inputs: Inputs | None = Field(default=None, exclude=True, repr=False)
+
+    # Counts: drawn ones as the file says, file-backed ones as the loader filled them in.
+    @property
+    def vendor_count(self) -> int:
+        return _loaded(self.vendors.count, "vendors.count")
+
+    @property
+    def customer_count(self) -> int:
+        return _loaded(self.customers.count, "customers.count")
+
+    @property
+    def rider_count(self) -> int:
+        return _loaded(self.fleet.riders, "fleet.riders")
+
+    @model_validator(mode="after")
+    def _sources(self) -> Scenario:
+        """Each of restaurants, customers and riders comes from one place: drawn (a count) or
+        a file; the combinations that cannot work are named here, field by field."""
+        if self.inputs is not None:
+            return self  # filled in by the loader after these checks passed
+        d, v, c, f = self.demand, self.vendors, self.customers, self.fleet
+        problems: list[str] = []
+        if d.orders_file is not None:
+            if v.restaurants_file is None:
+                problems.append("vendors.restaurants_file: an order log needs its restaurants")
+            if v.count is not None:
+                problems.append("vendors.count: comes from vendors.restaurants_file; remove it")
+            if c.count is not None:
+                problems.append("customers.count: each order of an order log is its own customer")
+        else:
+            if v.count is None:
+                problems.append("vendors.count: required field is missing")
+            if v.restaurants_file is not None:
+                problems.append("vendors.restaurants_file: needs demand.orders_file")
+            if c.count is None:
+                problems.append("customers.count: required field is missing")
+        if (f.riders is None) == (f.roster_file is None):
+            problems.append("fleet: set either riders (a count) or roster_file (a roster)")
+        if f.roster_file is not None and f.shifts:
+            problems.append("fleet.shifts: a roster gives each rider's shifts; remove shifts")
+        if self.city.planar:
+            for name, value in (
+                ("demand.orders_file", d.orders_file),
+                ("fleet.roster_file", f.roster_file),
+            ):
+                if value is None:
+                    problems.append(f"{name}: a planar city takes its positions from files")
+        if self.mdrp is not None:
+            if not self.city.planar:
+                problems.append("mdrp: an MDRP instance needs city.geometry = 'planar'")
+            if f.service_model != "split":
+                problems.append("mdrp: an MDRP instance needs fleet.service_model = 'split'")
+            for name in ("pickup_service", "dropoff_service"):
+                dist = getattr(f, name)
+                if not isinstance(dist, Constant) or dist.value_min != int(dist.value_min):
+                    problems.append(f"fleet.{name}: an MDRP instance needs whole minutes")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _loaded(value: int | None, field: str) -> int:
+    if value is None:
+        raise ValueError(f"{field} is unknown until the scenario's data files are read")
+    return value

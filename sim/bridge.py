@@ -63,6 +63,14 @@ class SimClock:
 
 def policy_for(s: Scenario) -> Policy:
     ac, rf, fl = s.auto_cancel, s.refunds, s.fleet
+    # In the split service model a rider is free at a hand-over but sets off half the drop-off
+    # service later, and then needs half the pickup service before taking the food: dispatch
+    # counts both before a rider's shift ends (MDRP: no pickup after the off-time).
+    lead = (
+        (fl.pickup_service.mean_s + fl.dropoff_service.mean_s) / 2
+        if fl.service_model == "split"
+        else 0.0
+    )
     return Policy(
         confirm_timeout_s=ac.confirm_timeout_min * 60,
         pickup_timeout_s=ac.pickup_timeout_min * 60,
@@ -73,6 +81,8 @@ def policy_for(s: Scenario) -> Policy:
         rider_speed_kmh=fl.speed_kmh,
         detour_factor=fl.detour_factor,
         default_prep_minutes=prep_estimate_min(s),
+        metres_per_minute=s.city.metres_per_minute or 0.0,
+        pickup_lead_s=lead,
     )
 
 
@@ -84,7 +94,7 @@ def open_service(
     density."""
     fleet = s.fleet
     cell = fleet.dispatch_cell_km or min(
-        2.0, max(0.25, math.sqrt(city.area_km2 / max(1.0, fleet.riders / 3)))
+        2.0, max(0.25, math.sqrt(city.area_km2 / max(1.0, s.rider_count / 3)))
     )
     chosen = s.dispatch.spec()
     grid = {"cell_km": cell, "ref_lat": s.city.center_lat}

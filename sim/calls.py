@@ -64,6 +64,9 @@ class RequestCodes:
     they are first asked for, so this class asks for them in one fixed order."""
 
     __slots__ = (
+        "_baskets",
+        "_code",
+        "_confirms",
         "at",
         "confirm",
         "empty",
@@ -103,3 +106,28 @@ class RequestCodes:
         self.off = code({"available": False})
         self.reason = {k: code({"reason": v}) for k, v in REASON_TEXT.items()}
         self.empty = recorder.params.EMPTY
+        # Per-order values of an order log, coded when first met (after the fixed ones above).
+        self._code = code
+        self._baskets: dict[float, list[Mapping[str, Any]]] = {}
+        self._confirms: dict[int, int] = {self.prep_estimate: self.confirm}
+
+    def basket(self, value: float) -> list[Mapping[str, Any]]:
+        """An order log's basket: one item at its value."""
+        found = self._baskets.get(value)
+        if found is None:
+            found = self._baskets[value] = [
+                {"name": "Meal", "quantity": 1, "unit_price": f"{value:.2f}"}
+            ]
+        return found
+
+    def place_basket(self, online: bool, items: list[Mapping[str, Any]]) -> int:
+        return self._code(
+            {"payment_method": METHOD[online], "quantity": 1, "unit_price": items[0]["unit_price"]}
+        )
+
+    def confirm_for(self, minutes: int) -> int:
+        """The confirm call's code for a quoted preparation time other than the scenario's."""
+        found = self._confirms.get(minutes)
+        if found is None:
+            found = self._confirms[minutes] = self._code({"estimated_prep_time": minutes})
+        return found

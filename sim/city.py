@@ -54,16 +54,22 @@ def default_spots(scenario: Scenario) -> tuple[list[Hotspot], list[Hotspot]]:
 def build_city(
     scenario: Scenario, city_rng: np.random.Generator, rider_rng: np.random.Generator
 ) -> City:
+    if scenario.inputs is not None and scenario.inputs.orders is not None:
+        return _city_of_files(scenario)
     rest, cust = default_spots(scenario)
-    vlat, vlon = _points(rest, scenario.vendors.count, city_rng)
-    clat, clon = _points(cust, scenario.customers.count, city_rng)
-    rlat, rlon = _points(rest, scenario.fleet.riders, rider_rng)
+    vlat, vlon = _points(rest, scenario.vendor_count, city_rng)
+    clat, clon = _points(cust, scenario.customer_count, city_rng)
+    rlat, rlon = _points(rest, scenario.rider_count, rider_rng)
+    roster = None if scenario.inputs is None else scenario.inputs.roster
+    if roster is not None:  # riders start where the roster says
+        rlat = np.array([shifts[0].lat for shifts in roster.shifts])
+        rlon = np.array([shifts[0].lon for shifts in roster.shifts])
     coslat = math.cos(math.radians(scenario.city.center_lat))
     vendors_xy = np.column_stack((vlon * coslat, vlat))
     customers_xy = np.column_stack((clon * coslat, clat))
-    k = min(scenario.city.vendor_choice, scenario.vendors.count)
+    k = min(scenario.city.vendor_choice, scenario.vendor_count)
     _, idx = cKDTree(vendors_xy).query(customers_xy, k=k)
-    choices = np.asarray(idx, dtype=np.int64).reshape(scenario.customers.count, k)
+    choices = np.asarray(idx, dtype=np.int64).reshape(scenario.customer_count, k)
     area = sum(math.pi * s.radius_km**2 for s in rest)
     return City(
         vlat.tolist(),
@@ -74,4 +80,37 @@ def build_city(
         rlat.tolist(),
         rlon.tolist(),
         area,
+    )
+
+
+def _city_of_files(scenario: Scenario) -> City:
+    """Positions as the data files give them: restaurants, one customer per order-log row (the
+    row's delivery address) and riders where their first shift starts. Each customer orders
+    from the row's restaurant, so ``choices`` holds just that one. The area (for sizing the
+    dispatch grid) is the restaurants' bounding box."""
+    inputs = scenario.inputs
+    assert inputs is not None and inputs.orders is not None and inputs.restaurants is not None
+    places, trace = inputs.restaurants, inputs.orders
+    if inputs.roster is not None:
+        first = [shifts[0] for shifts in inputs.roster.shifts]
+        rlat, rlon = [sh.lat for sh in first], [sh.lon for sh in first]
+    else:  # drawn riders start among the restaurants, as in a drawn city
+        pick = np.arange(scenario.rider_count) % len(places)
+        rlat, rlon = places.lat[pick].tolist(), places.lon[pick].tolist()
+    if scenario.city.planar:
+        width = float(np.ptp(places.lon)) / 1000.0
+        height = float(np.ptp(places.lat)) / 1000.0
+    else:
+        coslat = math.cos(math.radians(float(np.mean(places.lat))))
+        width = float(np.ptp(places.lon)) * KM_PER_DEG_LON_EQUATOR * coslat
+        height = float(np.ptp(places.lat)) * KM_PER_DEG_LAT
+    return City(
+        places.lat.tolist(),
+        places.lon.tolist(),
+        trace.lat.tolist(),
+        trace.lon.tolist(),
+        trace.restaurant.reshape(len(trace), 1),
+        rlat,
+        rlon,
+        max(1.0, width * height),
     )

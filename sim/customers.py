@@ -97,22 +97,24 @@ class Customers:
             blk = plan.block(i // BLOCK)
             j = i % BLOCK
             cust = blk.customer[j]
-            vendor = int(choices[cust, blk.vendor_slot[j]])
+            vendor = int(choices[cust, blk.vendor_slot[j]]) if blk.vendor is None else blk.vendor[j]
             online = blk.online[j]
             rec = OrderRec(i, vendor, cust, online, blk, j)
             rec.ts[PLACED] = env.now
             q = blk.quantity[j]
+            basket = None if blk.basket is None else codes.basket(blk.basket[j])
             oid = svc.place_order_id(
                 customers[cust],
                 vendor_id=vendors[vendor].id,
-                items=items[q],
+                items=items[q] if basket is None else basket,
                 delivery_address=addresses[cust],
                 payment_method=METHOD[online],
             )
             rec.oid = oid
             active[oid] = rec
             self.placed += 1
-            self._log(i, -1, R_CUSTOMER, ep_place, OK, codes.place[online, q])
+            place = codes.place[online, q] if basket is None else codes.place_basket(online, basket)
+            self._log(i, -1, R_CUSTOMER, ep_place, OK, place)
             rec.status = OrderStatus.PAYMENT_PENDING if online else OrderStatus.ORDER_PLACED
             counts[rec.status] += 1
             rec.pickup_s = blk.pickup_service[j]

@@ -22,6 +22,7 @@ step, and the model's event order (which fixes its outputs) is that of this chai
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import cast
 
@@ -30,9 +31,17 @@ from simpy.resources.resource import Request
 
 from reference_api.roles import SYSTEM_ACTOR, Actor
 from reference_api.service import OrderService
+from reference_api.service.parsing import PREP_MINUTES
 from sim.calls import OK, R_RESTAURANT, R_SYSTEM, REASON_TEXT, Log, RequestCodes
 from sim.codes import EP, REASON
 from sim.records import OrderRec
+
+
+def quoted_minutes(seconds: float) -> int:
+    """The preparation time a restaurant quotes for food due in ``seconds``: whole minutes
+    within the API's bounds."""
+    lo, hi = PREP_MINUTES
+    return max(lo, min(hi, round(seconds / 60.0)))
 
 
 class SlotRequest(Request):
@@ -45,6 +54,7 @@ class SlotRequest(Request):
 
 class KitchenFlow:
     __slots__ = (
+        "_confirm_for",
         "_env",
         "_flush",
         "_kitchens",
@@ -75,6 +85,7 @@ class KitchenFlow:
         self._restaurants, self._kitchens = restaurants, kitchens
         self._log, self._flush, self._slots = log, flush, slots
         self._prep_estimate = codes.prep_estimate
+        self._confirm_for = codes.confirm_for
         self._p_confirm, self._p_empty = codes.confirm, codes.empty
         self._p_pay_ok, self._p_pay_fail = codes.pay_ok, codes.pay_fail
         self._p_reason = codes.reason
@@ -117,8 +128,14 @@ class KitchenFlow:
             self._log(idx, -1, R_RESTAURANT, EP["reject"], OK, self._p_reason[why])
             self._flush()
             return
-        svc.confirm(kitchen, oid, estimated_prep_time=self._prep_estimate)
-        self._log(idx, -1, R_RESTAURANT, EP["confirm"], OK, self._p_confirm)
+        ready_at = math.nan if blk.ready_at is None else blk.ready_at[j]
+        if ready_at == ready_at:  # an order log's ready time: the restaurant quotes it
+            estimate = quoted_minutes(ready_at - self._env.now)
+            svc.confirm(kitchen, oid, estimated_prep_time=estimate)
+            self._log(idx, -1, R_RESTAURANT, EP["confirm"], OK, self._confirm_for(estimate))
+        else:
+            svc.confirm(kitchen, oid, estimated_prep_time=self._prep_estimate)
+            self._log(idx, -1, R_RESTAURANT, EP["confirm"], OK, self._p_confirm)
         req = SlotRequest(self._kitchens[rec.vendor], rec)
         rec.slot_req = req
         req.callbacks.append(self._cook)
@@ -132,10 +149,14 @@ class KitchenFlow:
         self._svc.start_preparing(self._restaurants[rec.vendor], rec.oid)
         self._log(rec.idx, -1, R_RESTAURANT, EP["start_preparing"], OK, self._p_empty)
         blk, j = rec.blk, rec.j
+        prep = blk.prep[j]
+        if blk.ready_at is not None and blk.ready_at[j] == blk.ready_at[j]:
+            # an order log's ready time holds unless the kitchen started late
+            prep = max(0.0, blk.ready_at[j] - self._env.now)
         if blk.rest_cancel[j]:
-            prep, then = blk.prep[j] * blk.rest_cancel_frac[j], self._out_of_stock
+            prep, then = prep * blk.rest_cancel_frac[j], self._out_of_stock
         else:
-            prep, then = blk.prep[j], self._ready
+            then = self._ready
         self._env.timeout(prep, rec).callbacks.append(then)
 
     def _out_of_stock(self, event: simpy.Event) -> None:

@@ -110,6 +110,8 @@ class Model:
             log,
             ledger.flush,
             gauges,
+            clock.epoch,
+            rec.move if s.mdrp is not None else None,
         )
         for r in world.riders:
             env.process(self.fleet.shift(r))

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenarios.schema import Scenario
+from scenarios.traces import replayed_rows
 
 BLOCK = 4096
 FloatArray = np.ndarray[tuple[int], np.dtype[np.float64]]
+IntArray = np.ndarray[tuple[int], np.dtype[np.int64]]
 
 
 def arrival_times(scenario: Scenario, rng: np.random.Generator) -> FloatArray:
@@ -72,6 +74,11 @@ class Block:
     otp_err_pickup: list[bool]
     otp_err_delivery: list[bool]
     otp_resend: list[bool]
+    #: From an order log (``None`` when drawn): the restaurant, when the food is ready
+    #: (seconds from the period's start, NaN: not given) and the basket value.
+    vendor: list[int] | None = None
+    ready_at: list[float] | None = None
+    basket: list[float] | None = None
 
 
 class OrderPlan:
@@ -80,7 +87,17 @@ class OrderPlan:
     def __init__(self, scenario: Scenario, rngs: dict[str, np.random.Generator]) -> None:
         self.s = scenario
         self.rngs = rngs
-        self.times = arrival_times(scenario, rngs["arrivals"])
+        inputs = scenario.inputs
+        self.trace = None if inputs is None else inputs.orders
+        #: the order-log row of each planned order (None: drawn demand)
+        self.rows: IntArray | None = None
+        if self.trace is None:
+            self.times = arrival_times(scenario, rngs["arrivals"])
+        else:
+            d = scenario.demand
+            self.rows, self.times = replayed_rows(
+                self.trace, d.scale, d.shift_min, scenario.period.duration_s, rngs["arrivals"]
+            )
         self._blocks: dict[int, Block] = {}
         self._next = 0
 
@@ -94,6 +111,33 @@ class OrderPlan:
         return self._blocks[b]
 
     def _draw(self) -> Block:
+        blk = self._drawn()
+        if self.trace is not None:
+            self._replayed(blk)
+        return blk
+
+    def _replayed(self, blk: Block) -> None:
+        """A block's orders as the log gives them; attributes the log leaves out stay drawn,
+        so the streams are consumed exactly as for drawn demand."""
+        assert self.trace is not None and self.rows is not None
+        t, lo = self.trace, self._next * BLOCK
+        rows = self.rows[lo : lo + BLOCK]
+        pad = BLOCK - len(rows)
+        rows = np.concatenate((rows, np.zeros(pad, dtype=np.int64))) if pad else rows
+        blk.customer = rows.tolist()
+        blk.vendor = t.restaurant[rows].tolist()
+        shift = self.s.demand.shift_min * 60.0
+        blk.ready_at = (t.ready_s[rows] + shift).tolist()
+        prep = t.prep_s[rows]
+        if not np.isnan(prep).all():
+            drawn = np.array(blk.prep)
+            blk.prep = np.where(np.isnan(prep), drawn, prep).tolist()
+        if t.online is not None:
+            blk.online = t.online[rows].tolist()
+        if t.basket is not None:
+            blk.basket = t.basket[rows].tolist()
+
+    def _drawn(self) -> Block:
         s, g, n = self.s, self.rngs, BLOCK
         arr, pay, kit, beh, hand, otp = (
             g["arrivals"],
@@ -103,7 +147,7 @@ class OrderPlan:
             g["handover"],
             g["otp"],
         )
-        k = min(s.city.vendor_choice, s.vendors.count)
+        k = min(s.city.vendor_choice, s.vendor_count)
         pm = s.payment
         online = pay.random(n) < pm.online_share
         pay_u = pay.random(n)
@@ -112,7 +156,7 @@ class OrderPlan:
         fl = s.fleet
         cu = s.customers
         return Block(
-            customer=arr.integers(0, cu.count, n).tolist(),
+            customer=arr.integers(0, s.customer_count, n).tolist(),
             vendor_slot=arr.integers(0, k, n).tolist(),
             quantity=arr.integers(1, cu.basket_items_max + 1, n).tolist(),
             online=online.tolist(),

@@ -131,6 +131,11 @@ class Recorder:
         self.o_bundle = Column(np.int8)
         self.o_refund = Column(np.int8)
         self.o_window = Column(np.int8)
+        # rider moves (kept only for an MDRP solution): rider, departure, from, to
+        self.mv_rider = Column(np.int64)
+        self.mv_t = Column(np.float64)
+        self.mv_from = Column(np.int64)
+        self.mv_to = Column(np.int64)
         # resource samples
         self.res_t = Column(np.float64)
         self.res_cols: dict[str, Column] = {}
@@ -232,6 +237,24 @@ class Recorder:
             }
         )
         return pa.table(data)
+
+    def move(self, rider: int, t: float, origin: int, to: int) -> None:
+        self.mv_rider.append(rider)
+        self.mv_t.append(t)
+        self.mv_from.append(origin)
+        self.mv_to.append(to)
+
+    def moves(self) -> pa.Table:
+        """Each departure of a rider: ``origin``/``to`` are -1 (where the shift started), a
+        vendor index, or ``-2 - order_idx`` (a customer)."""
+        return pa.table(
+            {
+                "rider_idx": pa.array(self.mv_rider.values()),
+                "t": pa.array(self.mv_t.values()),
+                "origin": pa.array(self.mv_from.values()),
+                "to": pa.array(self.mv_to.values()),
+            }
+        )
 
     def resources(self) -> pa.Table:
         n = len(self.res_t)

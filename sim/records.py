@@ -87,11 +87,13 @@ class RiderState:
         "idx",
         "jobs",
         "lat",
+        "later",
         "lon",
         "on",
         "shift_end",
         "shift_start",
         "wake",
+        "where",
     )
 
     def __init__(
@@ -113,3 +115,8 @@ class RiderState:
         self.wake: simpy.Event | None = None
         self.on = False
         self.busy = False
+        #: shifts after this one, as ``(start, end, lat, lon)`` (a roster's)
+        self.later: list[tuple[float, float, float, float]] = []
+        #: what the rider is at, for the moves log: -1 where their shift started, else a
+        #: restaurant ``vendor`` index or ``-2 - order_idx`` at a customer
+        self.where = -1

@@ -15,7 +15,7 @@ from typing import Any, cast
 import simpy
 
 from reference_api.errors import OtpExpired, OtpInvalid, Throttled
-from reference_api.geo import haversine_km
+from reference_api.geo import Geometry, haversine_km
 from reference_api.model import Vendor
 from reference_api.roles import Actor
 from reference_api.service import OrderService
@@ -27,6 +27,8 @@ from sim.gauges import Gauges
 from sim.records import OrderRec, RiderState
 
 Process = Generator[simpy.Event, Any, None]
+#: The moves log's append: rider index, departure time, from, to (``RiderState.where`` codes).
+Moves = Callable[[int, float, int, int], None]
 
 
 class Fleet:
@@ -38,18 +40,22 @@ class Fleet:
         "_flush",
         "_instant",
         "_log",
+        "_moves",
         "_p_at",
         "_p_empty",
         "_p_off",
         "_p_on",
         "_p_otp",
         "_p_wrong",
+        "_planar_ride",
         "_restaurants",
         "_set_busy",
         "_set_on",
         "_speed_factor",
         "_spend",
+        "_split",
         "_svc",
+        "_until",
         "_vendors",
     )
 
@@ -67,6 +73,8 @@ class Fleet:
         log: Log,
         flush: Callable[[], None],
         gauges: Gauges,
+        epoch: float = 0.0,
+        moves: Moves | None = None,
     ) -> None:
         self._env, self._svc = env, svc
         self._vendors, self._restaurants, self._customers = vendors, restaurants, customers
@@ -77,44 +85,81 @@ class Fleet:
         self._instant = fl.instant_travel
         #: seconds of riding per km as the crow flies
         self._speed_factor = fl.detour_factor / fl.speed_kmh * 3600.0
+        mpm = s.city.metres_per_minute
+        self._planar_ride = (
+            Geometry(metres_per_minute=mpm).seconds if s.city.planar and mpm is not None else None
+        )
+        self._split = fl.service_model == "split"
+        #: a roster's riders tell the service when their shift ends (epoch seconds), so it
+        #: never gives them a pickup they could not make in time; None: drawn shifts do not
+        self._until: float | None = (
+            epoch if s.inputs is not None and s.inputs.roster is not None else None
+        )
+        self._moves = moves
         self._p_at, self._p_otp, self._p_wrong = codes.at, codes.otp, codes.wrong_otp
         self._p_on, self._p_off, self._p_empty = codes.on, codes.off, codes.empty
 
     def _travel(self, r: RiderState, lat: float, lon: float) -> float:
         if self._instant:
             return 0.0
+        if self._planar_ride is not None:
+            return self._planar_ride(r.lat, r.lon, lat, lon)
         return haversine_km(r.lat, r.lon, lat, lon) * self._speed_factor
 
     def shift(self, r: RiderState) -> Process:
+        """Every shift of the rider in turn: one, unless a roster gives them several, each
+        later one starting where the roster says. One generator for all of them: a helper per
+        shift would put a generator frame more under every resume of the rider."""
+        env = self._env
+        while True:
+            yield env.timeout(max(0.0, r.shift_start - env.now))
+            if r.shift_start < r.shift_end:
+                self._on_duty(r)
+                while True:
+                    if not r.jobs:
+                        if r.busy:
+                            self._set_busy(r, False)
+                        if env.now >= r.shift_end:
+                            if r.on:
+                                self._set_on(r, False)
+                            break
+                        r.wake = env.event()
+                        yield r.wake
+                        continue
+                    rec = r.jobs.popleft()
+                    if rec.bundle is None and not self._split:
+                        yield from self._deliver(r, rec)
+                    else:  # the rest of its bundle was assigned in the same instant, behind it
+                        recs = [rec]
+                        while r.jobs and rec.bundle is not None and r.jobs[0].bundle == rec.bundle:
+                            recs.append(r.jobs.popleft())
+                        if self._split:
+                            yield from self._deliver_split(r, recs)
+                        else:
+                            yield from self._deliver_bundle(r, recs)
+                    self._flush()
+            if not r.later:
+                return
+            start, end, lat, lon = r.later.pop(0)
+            r.shift_start, r.shift_end, r.lat, r.lon, r.where = start, end, lat, lon, -1
+
+    def _on_duty(self, r: RiderState) -> None:
+        """The rider goes on duty where they are; a roster's rider says when the shift ends."""
         env, svc = self._env, self._svc
-        yield env.timeout(r.shift_start)
-        if r.shift_start >= r.shift_end:
-            return
-        svc.set_rider_availability(r.actor, available=True, latitude=r.lat, longitude=r.lon)
+        if self._until is None:
+            svc.set_rider_availability(r.actor, available=True, latitude=r.lat, longitude=r.lon)
+        else:
+            svc.set_rider_availability(
+                r.actor,
+                available=True,
+                latitude=r.lat,
+                longitude=r.lon,
+                until=self._until + r.shift_end,
+            )
         self._log(-1, r.idx, R_RIDER, EP["set_rider_availability"], OK, self._p_on)
         self._set_on(r, True)
         self._flush()
         env.timeout(r.shift_end - env.now, r).callbacks.append(self._shift_over)
-        while True:
-            if not r.jobs:
-                if r.busy:
-                    self._set_busy(r, False)
-                if env.now >= r.shift_end:
-                    if r.on:
-                        self._set_on(r, False)
-                    return
-                r.wake = env.event()
-                yield r.wake
-                continue
-            rec = r.jobs.popleft()
-            if rec.bundle is None:
-                yield from self._deliver(r, rec)
-            else:  # the rest of its bundle was assigned in the same instant, right behind it
-                recs = [rec]
-                while r.jobs and r.jobs[0].bundle == rec.bundle:
-                    recs.append(r.jobs.popleft())
-                yield from self._deliver_bundle(r, recs)
-            self._flush()
 
     def _shift_over(self, event: simpy.Event) -> None:
         """Off duty at shift end: no new orders; the current one is still delivered."""
@@ -197,34 +242,48 @@ class Fleet:
         yield from self._hand_over(rec.dropoff_s)
         self._otp_handover(r, rec, "delivery")
 
-    def _deliver_bundle(self, r: RiderState, recs: list[OrderRec]) -> Process:
-        """Several orders of one restaurant (D25): one ride there; each order picked up with its
-        own code as soon as its food is ready (whichever is ready first); then each taken out
-        and delivered in the sequence the service assigned. An order of the bundle may end
-        (cancelled, timed out) at any wait; the others go on. A no-show rider abandons the whole
-        bundle."""
-        env, svc, actor = self._env, self._svc, r.actor
+    def _at_restaurant(
+        self, r: RiderState, recs: list[OrderRec]
+    ) -> Generator[simpy.Event, Any, list[OrderRec]]:
+        """Ride to the restaurant of ``recs`` and report arriving; the orders still live then
+        (none: every one ended on the way, or the rider is a no-show, who waits for the pickup
+        timeout to end them all)."""
+        env = self._env
         live = [rec for rec in recs if not rec.done]
         if not live:
-            return
+            return []
         if any(rec.no_show for rec in live):
             for rec in live:
                 if not rec.done:
                     rec.ends_ev = env.event()
                     yield rec.ends_ev
-            return
-        vendor = self._vendors[live[0].vendor]
+            return []
+        v = live[0].vendor
+        vendor = self._vendors[v]
+        self._move(r, v)
         yield from self._ride(r, vendor.latitude, vendor.longitude)
         live = [rec for rec in live if not rec.done]
         if not live:
-            return
-        svc.update_rider_location(actor, latitude=r.lat, longitude=r.lon)
+            return []
+        self._svc.update_rider_location(r.actor, latitude=r.lat, longitude=r.lon)
         self._log(
             live[0].idx, r.idx, R_RIDER, EP["update_rider_location"], OK, self._p_at["restaurant"]
         )
         arrived = env.now
         for rec in live:
             rec.ts[RIDER_ARRIVED] = arrived
+        return live
+
+    def _deliver_bundle(self, r: RiderState, recs: list[OrderRec]) -> Process:
+        """Several orders of one restaurant (D25): one ride there; each order picked up with its
+        own code as soon as its food is ready (whichever is ready first); then each taken out
+        and delivered in the sequence the service assigned. An order of the bundle may end
+        (cancelled, timed out) at any wait; the others go on. A no-show rider abandons the whole
+        bundle."""
+        svc, actor = self._svc, r.actor
+        live = yield from self._at_restaurant(r, recs)
+        if not live:
+            return
         carried: list[OrderRec] = []
         pending = live
         while True:
@@ -233,12 +292,7 @@ class Fleet:
                 break
             first = next((p for p in pending if p.status is OrderStatus.READY_FOR_PICKUP), None)
             if first is None:  # nothing ready yet: wait for whichever food comes first
-                waited = env.now
-                for p in pending:
-                    if p.ready_ev is None:
-                        p.ready_ev = env.event()
-                yield env.any_of([p.ready_ev for p in pending if p.ready_ev is not None])
-                self._spend("wait", waited, env.now)
+                yield from self._first_food(pending)
                 continue
             pending.remove(first)
             yield from self._hand_over(first.pickup_s)
@@ -252,6 +306,60 @@ class Fleet:
             self._log(rec.idx, r.idx, R_RIDER, EP["start_delivery"], OK, self._p_empty)
         for rec in carried:
             yield from self._drop_off(r, rec)
+
+    def _first_food(self, pending: list[OrderRec]) -> Process:
+        """Wait at the counter until the food of one of ``pending`` is ready (or one ends)."""
+        env = self._env
+        waited = env.now
+        for p in pending:
+            if p.ready_ev is None:
+                p.ready_ev = env.event()
+        yield env.any_of([p.ready_ev for p in pending if p.ready_ev is not None])
+        self._spend("wait", waited, env.now)
+
+    def _move(self, r: RiderState, to: int) -> None:
+        """Log a departure (the moves log: only kept for an MDRP solution)."""
+        if self._moves is not None:
+            self._moves(r.idx, self._env._now, r.where, to)
+        r.where = to
+
+    def _deliver_split(self, r: RiderState, recs: list[OrderRec]) -> Process:
+        """The MDRP's service model, for one order or a bundle: ride to the restaurant, walk in
+        (half the pickup service), wait until all the food is ready, take every order with its
+        code at that moment, walk back (the other half), then for each customer in sequence:
+        ride, walk up (half the drop-off service), hand over with the code, walk back. The
+        rider is free for the service at the hand-over but sets off only after the walk."""
+        svc, actor = self._svc, r.actor
+        live = yield from self._at_restaurant(r, recs)
+        if not live:
+            return
+        half = live[0].pickup_s / 2
+        yield from self._hand_over(half)
+        while True:
+            live = [p for p in live if not p.done]
+            pending = [p for p in live if p.status is not OrderStatus.READY_FOR_PICKUP]
+            if not pending:
+                break
+            yield from self._first_food(pending)
+        if not live:
+            return
+        for rec in live:
+            self._otp_handover(r, rec, "pickup")
+        yield from self._hand_over(half)
+        for rec in live:
+            svc.start_delivery(actor, rec.oid)
+            self._log(rec.idx, r.idx, R_RIDER, EP["start_delivery"], OK, self._p_empty)
+        for rec in live:
+            lat, lon = self._customer_lat[rec.customer], self._customer_lon[rec.customer]
+            self._move(r, -2 - rec.idx)
+            yield from self._ride(r, lat, lon)
+            svc.update_rider_location(actor, latitude=lat, longitude=lon)
+            self._log(
+                rec.idx, r.idx, R_RIDER, EP["update_rider_location"], OK, self._p_at["customer"]
+            )
+            yield from self._hand_over(rec.dropoff_s / 2)
+            self._otp_handover(r, rec, "delivery")
+            yield from self._hand_over(rec.dropoff_s / 2)
 
     def _otp_handover(self, r: RiderState, rec: OrderRec, kind: str) -> None:
         """The code holder reads the OTP (restaurant: pickup, customer: delivery) and the rider

@@ -15,9 +15,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import tomli_w
 
 from reference_api.version import __version__
 from scenarios.loader import LoadedScenario
+from sim import mdrp
 from sim.kpis import aggregate, json_ready
 from sim.runner import TABLES, ReplicationOutput
 
@@ -63,6 +65,25 @@ def summary(
     }
 
 
+def write_scenario_copy(loaded: LoadedScenario, out: Path) -> list[str]:
+    """``scenario.toml`` as the run used it, and its data files under ``inputs/`` (the TOML
+    names them there), so a run directory replays on its own; the files written."""
+    from scenarios.loader import resolved_dict
+    from scenarios.traces import write_inputs
+
+    s = loaded.scenario
+    if s.inputs is None:
+        (out / "scenario.toml").write_text(loaded.resolved_toml(), encoding="utf-8")
+        return ["scenario.toml"]
+    written = write_inputs(s.inputs, out / "inputs", s.city.planar)
+    data = resolved_dict(s)
+    for field, path in written.items():
+        table, key = field.split(".")
+        data[table][key] = f"inputs/{path.name}"
+    (out / "scenario.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    return ["scenario.toml", *(f"inputs/{p.name}" for p in written.values())]
+
+
 def write_simulation(
     out: Path,
     loaded: LoadedScenario,
@@ -77,8 +98,12 @@ def write_simulation(
         files.append(f"{name}.parquet")
     result = summary(loaded, seed, outputs)
     write_json(result, out / "summary.json")
-    (out / "scenario.toml").write_text(loaded.resolved_toml(), encoding="utf-8")
-    files += ["summary.json", "scenario.toml", "manifest.json"]
+    files += write_scenario_copy(loaded, out)
+    first = outputs[0].mdrp if outputs else None
+    if first is not None:
+        for path in mdrp.write(first, out / "mdrp"):
+            files.append(f"mdrp/{path.name}")
+    files += ["summary.json", "manifest.json"]
     manifest = {
         "kind": "simulation",
         "scenario": loaded.scenario.name,

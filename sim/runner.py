@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from scenarios.schema import Scenario
 from sim.kpis import replication_kpis
+from sim.mdrp import Solution, solution
 from sim.model import Model
 from sim.recorder import Recorder
 from sim.timeline import timeline
@@ -31,6 +32,8 @@ class ReplicationOutput:
     placed: int
     end_time: float
     tables: dict[str, pa.Table] = field(default_factory=dict)
+    #: the replication as an MDRP solution (scenarios with an ``[mdrp]`` table)
+    mdrp: Solution | None = None
 
 
 def simulate_replication(
@@ -52,6 +55,10 @@ def simulate_replication(
         result.placed,
         result.end_time,
     )
+    if scenario.mdrp is not None:
+        assert model.plan.rows is not None  # an MDRP scenario replays its order log
+        out.mdrp = solution(scenario, model.plan.rows, orders, rec.moves())
+        out.kpis.update(out.mdrp.kpis)
     if with_tables:
         out.tables = tables_of(rec, orders)
     return out

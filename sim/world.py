@@ -42,7 +42,7 @@ def build_world(
     one of the scenario's shifts (by share) from ``rider_rng``."""
     vendors: list[Vendor] = []
     restaurants: list[Actor] = []
-    for i in range(s.vendors.count):
+    for i in range(s.vendor_count):
         vid, owner = fixture_id("vendor", i), fixture_id("owner", i)
         v = Vendor(vid, f"Kitchen {i}", owner, city.vendor_lat[i], city.vendor_lon[i])
         svc.add_vendor(v)
@@ -50,7 +50,7 @@ def build_world(
         restaurants.append(Actor(Role.RESTAURANT, owner, v.name, vid))
     kitchens = [simpy.Resource(env, capacity=s.vendors.kitchen_slots) for _ in vendors]
     customers: list[Actor] = []
-    for i in range(s.customers.count):
+    for i in range(s.customer_count):
         actor = Actor(Role.CUSTOMER, fixture_id("customer", i), f"Customer {i}")
         svc.add_user(User(actor.user_id, actor.name, Role.CUSTOMER.value))
         customers.append(actor)
@@ -58,24 +58,39 @@ def build_world(
         {"latitude": lat, "longitude": lon}
         for lat, lon in zip(city.customer_lat, city.customer_lon, strict=True)
     ]
-    shifts, period = s.fleet.shifts, s.period
+    riders: list[RiderState] = []
+    rider_by_id: dict[str, RiderState] = {}
+    for i, (start, end, later) in enumerate(_shifts(s, rider_rng)):
+        actor = Actor(Role.RIDER, fixture_id("rider", i), f"Rider {i}")
+        svc.add_user(User(actor.user_id, actor.name, Role.RIDER.value))
+        r = RiderState(i, actor, city.rider_lat[i], city.rider_lon[i], max(0.0, start), end)
+        r.later = later
+        riders.append(r)
+        rider_by_id[actor.user_id] = r
+    return World(vendors, restaurants, kitchens, customers, addresses, riders, rider_by_id)
+
+
+def _shifts(
+    s: Scenario, rider_rng: np.random.Generator
+) -> list[tuple[float, float, list[tuple[float, float, float, float]]]]:
+    """Each rider's first shift ``(start, end)`` in seconds from the period's start, and any
+    later ones as ``(start, end, lat, lon)``: from the roster, or one of the scenario's shifts
+    drawn by share (one covering the period when there are none)."""
+    roster = None if s.inputs is None else s.inputs.roster
+    if roster is not None:
+        return [
+            (sh[0].on_s, sh[0].off_s, [(x.on_s, x.off_s, x.lat, x.lon) for x in sh[1:]])
+            for sh in roster.shifts
+        ]
+    shifts, period, n = s.fleet.shifts, s.period, s.rider_count
     if shifts:
         shares = np.array([sh.share for sh in shifts], dtype=float)
-        which = rider_rng.choice(len(shifts), size=s.fleet.riders, p=shares / shares.sum())
+        which = rider_rng.choice(len(shifts), size=n, p=shares / shares.sum())
         spans = [
             (clock_seconds(sh.start) - period.start_s, clock_seconds(sh.end) - period.start_s)
             for sh in shifts
         ]
     else:
-        which = np.zeros(s.fleet.riders, dtype=np.int64)
+        which = np.zeros(n, dtype=np.int64)
         spans = [(0.0, period.duration_s)]
-    riders: list[RiderState] = []
-    rider_by_id: dict[str, RiderState] = {}
-    for i in range(s.fleet.riders):
-        actor = Actor(Role.RIDER, fixture_id("rider", i), f"Rider {i}")
-        svc.add_user(User(actor.user_id, actor.name, Role.RIDER.value))
-        start, end = spans[int(which[i])]
-        r = RiderState(i, actor, city.rider_lat[i], city.rider_lon[i], max(0.0, start), end)
-        riders.append(r)
-        rider_by_id[actor.user_id] = r
-    return World(vendors, restaurants, kitchens, customers, addresses, riders, rider_by_id)
+    return [(*spans[int(k)], []) for k in which.tolist()]

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print("1/4 simulating the baseline scenario ...", flush=True)
         runs.simulate(sim_dir, replications=3, quiet=False)
         print("\n2/4 starting the reference server on a free local port ...", flush=True)
-        fleet = load_scenario("baseline").scenario.fleet.riders
+        fleet = load_scenario("baseline").scenario.rider_count
         with runs.served(db, riders=fleet) as url:
             print(f"    {fleet} riders on duty, as in the scenario", flush=True)
             print(f"    {url}", flush=True)

@@ -27,7 +27,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", help="shipped scenario name or path to a scenario .toml")
+    p.add_argument(
+        "scenario",
+        help="shipped scenario name, path to a scenario .toml, or an MDRP instance directory",
+    )
     p.add_argument("--seed", type=int, help="root seed (default: the scenario's seed)")
     p.add_argument("--replications", "-r", type=int, help="replications (default: the scenario's)")
     p.add_argument(
@@ -75,6 +78,26 @@ def headline_table(kpis: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: The MDRP's measures, as the end-of-run table shows them.
+MDRP_HEADLINE = (
+    ("mdrp_undelivered_share", "MDRP undelivered", "%"),
+    ("mdrp_click_to_door_mean_min", "MDRP click->door mean", "min"),
+    ("mdrp_click_to_door_p90_min", "MDRP click->door p90", "min"),
+    ("mdrp_ready_to_pickup_mean_min", "MDRP ready->pickup mean", "min"),
+    ("mdrp_courier_utilisation", "MDRP courier utilisation", "%"),
+    ("mdrp_orders_per_bundle", "MDRP orders per bundle", ""),
+    ("mdrp_cost_per_order", "MDRP cost per order", ""),
+)
+
+
+def mdrp_table(kpis: dict[str, dict[str, Any]]) -> str:
+    lines = ["", f"{'MDRP KPI':<28} {'mean':>10}"]
+    for key, label, unit in MDRP_HEADLINE:
+        suffix = f" {unit}" if unit == "min" else ""
+        lines.append(f"{label + suffix:<28} {fmt(kpis.get(key, {}).get('mean'), unit):>10}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     from scenarios import ScenarioError, load_scenario
     from sim.model import SimulationBug
@@ -115,6 +138,12 @@ def run(args: argparse.Namespace) -> int:
         f"\nrun directory: {out}/ (orders, events, api_calls, resources, timeline .parquet; "
         "summary.json, scenario.toml, manifest.json)"
     )
+    if s.mdrp is not None:
+        print(mdrp_table(result["kpis"]))
+        print(
+            f"MDRP solution (replication 0): {out}/mdrp/ (score it with Grubhub's "
+            "compute_performance_summary.py; docs/real-data.md)"
+        )
     if getattr(args, "check", False):
         from reports.check import check_run
 

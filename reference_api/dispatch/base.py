@@ -9,10 +9,11 @@ so the same strategy runs in the simulation and in the server, in simulated or w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from reference_api.geo import haversine_km, travel_seconds
+from reference_api.geo import Geometry
 from reference_api.model import Order
 
 
@@ -24,17 +25,9 @@ class Assignment(NamedTuple):
     order_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class RideTime:
-    """Seconds of riding between two points: the ETA's model (D10), so dispatch and the promise
-    a customer sees never disagree about how long a ride takes."""
-
-    speed_kmh: float = 20.0
-    detour_factor: float = 1.3
-
-    def seconds(self, lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-        km = haversine_km(lat1, lon1, lat2, lon2)
-        return travel_seconds(km, self.speed_kmh, self.detour_factor)
+#: Seconds of riding between two points: the ETA's model (D10, D27) itself, so dispatch and the
+#: promise a customer sees never disagree about how long a ride takes.
+RideTime = Geometry
 
 
 @dataclass(slots=True)
@@ -55,6 +48,85 @@ def ready_estimate(order: Order, now: float) -> float:
     return now if estimate is None or estimate < now else estimate
 
 
+class ShiftEnds:
+    """When the riders who have one end their shift (D28: a rider picks up nothing after it), and
+    the test every strategy applies before giving such a rider an order: the estimated pickup,
+    ``max(now + ride there + pickup_lead_s, food ready)``, must not be later. Riders without an
+    end are not held here, so while none has one a strategy's only extra work is one truth
+    test of this (empty) object."""
+
+    __slots__ = ("_ends", "_lead", "_ride")
+
+    def __init__(self, ride: Geometry, pickup_lead_s: float) -> None:
+        self._ride = ride
+        self._lead = pickup_lead_s
+        self._ends: dict[str, float] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._ends)
+
+    def set(self, rider_id: str, until: float | None) -> None:
+        if until is None:
+            self._ends.pop(rider_id, None)
+        else:
+            self._ends[rider_id] = until
+
+    def drop(self, rider_id: str) -> None:
+        self._ends.pop(rider_id, None)
+
+    def end(self, rider_id: str) -> float | None:
+        return self._ends.get(rider_id)
+
+    @property
+    def lead(self) -> float:
+        return self._lead
+
+    def in_time(
+        self,
+        until: float | None,
+        lat: float,
+        lon: float,
+        to_lat: float,
+        to_lon: float,
+        ready: float,
+        now: float,
+    ) -> bool:
+        """Whether a rider at ``lat, lon`` whose shift ends at ``until`` (None: no end), leaving
+        now, picks up food ready at ``ready`` at ``to_lat, to_lon`` by then."""
+        if until is None:
+            return True
+        if now + self._lead > until or ready > until:
+            return False  # too late however near: no ride to work out
+        arrival = now + self._ride.seconds(lat, lon, to_lat, to_lon) + self._lead
+        return max(arrival, ready) <= until
+
+    def expired(self, until: float | None, now: float) -> bool:
+        """Whether no order can be given any more to a rider whose shift ends at ``until``:
+        even one at the restaurant with the food ready would pick up too late."""
+        return until is not None and now + self._lead > until
+
+    def accepting(
+        self,
+        position: Callable[[str], tuple[float, float] | None],
+        to_lat: float,
+        to_lon: float,
+        ready: float,
+        now: float,
+    ) -> Callable[[str], bool]:
+        """A rider filter for ``GridIndex.nearest``: riders who would pick up in time."""
+        ends = self._ends
+
+        def accept(rider_id: str) -> bool:
+            until = ends.get(rider_id)
+            if until is None:
+                return True
+            where = position(rider_id)
+            assert where is not None
+            return self.in_time(until, where[0], where[1], to_lat, to_lon, ready, now)
+
+        return accept
+
+
 class DispatchStrategy(Protocol):
     """Who takes which order, and when. ``name`` is what scenarios and ``serve --dispatch``
     call it."""
@@ -64,7 +136,13 @@ class DispatchStrategy(Protocol):
     decides_later: bool
     work: DispatchWork
 
-    def rider_available(self, rider_id: str, lat: float, lon: float) -> None: ...
+    def rider_available(
+        self, rider_id: str, lat: float, lon: float, until: float | None = None
+    ) -> None:
+        """The rider is free at ``lat, lon``; ``until``: when their shift ends (None: never),
+        after which they pick up nothing (D28)."""
+        ...
+
     def rider_unavailable(self, rider_id: str) -> None: ...
 
     def order_waiting(self, order: Order, now: float) -> str | None:
@@ -76,9 +154,12 @@ class DispatchStrategy(Protocol):
         """The order needs no rider any more (assigned, cancelled); unknown ids are ignored."""
         ...
 
-    def order_for(self, rider_id: str, lat: float, lon: float, now: float) -> tuple[str, ...]:
-        """A rider just became free: the waiting orders to give them now (empty: none; the
-        service then lists them as available). May name orders that ended meanwhile."""
+    def order_for(
+        self, rider_id: str, lat: float, lon: float, now: float, until: float | None = None
+    ) -> tuple[str, ...]:
+        """A rider just became free (their shift ending at ``until``): the waiting orders to give
+        them now (empty: none; the service then lists them as available). May name orders that
+        ended meanwhile."""
         ...
 
     def due(self) -> float | None:

@@ -5,9 +5,10 @@ only a few of them are free."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from reference_api.dispatch.options import default
-from reference_api.geo import KM_PER_DEG_LAT
+from reference_api.geo import Geometry
 
 #: Below this many points a scan of all of them beats walking rings of cells (a sparse grid,
 #: e.g. when most riders are busy, made the ring walk the costliest step of confirming).
@@ -15,7 +16,8 @@ BRUTE_FORCE_MAX = 32
 
 
 class GridIndex:
-    """Points in a uniform grid over an equirectangular projection around ``ref_lat``.
+    """Points in a uniform grid over an equirectangular projection around ``ref_lat`` (in planar
+    ``geometry``, over the metres themselves; ``cell_km`` is km either way).
 
     ``nearest`` gives the exact nearest point (ties to the smallest key). It walks rings of cells
     outwards from the query while points are dense; when they are scarce (an overloaded evening
@@ -28,10 +30,14 @@ class GridIndex:
     __slots__ = ("_cell", "_cells", "_coslat", "_where")
 
     def __init__(
-        self, cell_km: float = default("cell_km"), ref_lat: float = default("ref_lat")
+        self,
+        cell_km: float = default("cell_km"),
+        ref_lat: float = default("ref_lat"),
+        geometry: Geometry | None = None,
     ) -> None:
-        self._cell = cell_km / KM_PER_DEG_LAT  # degrees of latitude per cell
-        self._coslat = math.cos(math.radians(ref_lat))
+        plane = _SPHERICAL if geometry is None else geometry
+        self._cell = plane.plane_units(cell_km)  # degrees of latitude (or metres) per cell
+        self._coslat = plane.x_scale(ref_lat)
         self._cells: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}
         #: key -> (cell i, cell j, x, y, lat, lon): the plain scan reads positions from here
         #: directly; lat and lon as given, since x / cos(ref_lat) need not give lon back exactly
@@ -73,14 +79,18 @@ class GridIndex:
         if not bucket:
             del self._cells[cell]
 
-    def nearest(self, lat: float, lon: float) -> str | None:
+    def nearest(
+        self, lat: float, lon: float, accept: Callable[[str], bool] | None = None
+    ) -> str | None:
+        """The nearest point, or with ``accept`` the nearest it accepts (asked only of a point
+        nearer than the best so far), or None."""
         where = self._where
         if not where:
             return None
         x, y = lon * self._coslat, lat
         budget = len(where)
         if budget <= BRUTE_FORCE_MAX:
-            return self._nearest_of_all(x, y)
+            return self._nearest_of_all(x, y, accept)
         size = self._cell
         ci, cj = math.floor(x / size), math.floor(y / size)
         cells = self._cells
@@ -92,7 +102,7 @@ class GridIndex:
             # many cells would have been probed as there are points, do the plain scan instead.
             budget -= 8 * r or 1
             if budget < 0:
-                return self._nearest_of_all(x, y)
+                return self._nearest_of_all(x, y, accept)
             for i in range(ci - r, ci + r + 1):
                 edge = i == ci - r or i == ci + r
                 for j in range(cj - r, cj + r + 1) if edge else (cj - r, cj + r):
@@ -101,9 +111,10 @@ class GridIndex:
                         continue
                     for key, (px, py) in bucket.items():
                         d2 = (px - x) ** 2 + (py - y) ** 2
-                        if d2 < best_d2 or (
-                            d2 == best_d2 and best_key is not None and key < best_key
-                        ):
+                        if (
+                            d2 < best_d2
+                            or (d2 == best_d2 and best_key is not None and key < best_key)
+                        ) and (accept is None or accept(key)):
                             best_d2, best_key = d2, key
             if best_key is not None:
                 reach = r * size
@@ -111,12 +122,20 @@ class GridIndex:
                     return best_key
             r += 1
 
-    def _nearest_of_all(self, x: float, y: float) -> str | None:
+    def _nearest_of_all(
+        self, x: float, y: float, accept: Callable[[str], bool] | None
+    ) -> str | None:
         """Every point, same metric and tie-break as the ring search (smallest key)."""
         best_key: str | None = None
         best_d2 = math.inf
         for key, (_, _, px, py, _, _) in self._where.items():
             d2 = (px - x) ** 2 + (py - y) ** 2
-            if d2 < best_d2 or (d2 == best_d2 and best_key is not None and key < best_key):
+            if (d2 < best_d2 or (d2 == best_d2 and best_key is not None and key < best_key)) and (
+                accept is None or accept(key)
+            ):
                 best_d2, best_key = d2, key
         return best_key
+
+
+#: The geometry of a grid given none: degrees, as every grid was before planar geometry.
+_SPHERICAL = Geometry()

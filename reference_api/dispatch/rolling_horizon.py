@@ -26,6 +26,11 @@ Between rounds only the urgent is decided at once, so a round's interval never a
 whose food is already waiting: an order whose food is ready with no rider goes to the nearest free
 rider, and when there was none, the next rider who frees up takes the order whose food has waited
 longest; otherwise riders wait for the next round.
+
+A rider whose shift ends (D28) is never given a bundle they would pick up later than that, the
+estimate being ``max(now + ride + pickup lead, the bundle's last ready time)``: such pairs are
+dropped before the matching, and riders who could pick nothing up in time any more are not
+counted or costed at all. Between rounds the same test applies to the urgent assignments.
 """
 
 from __future__ import annotations
@@ -40,10 +45,15 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from scipy.spatial import cKDTree
 
-from reference_api.dispatch.base import Assignment, DispatchWork, RideTime, ready_estimate
+from reference_api.dispatch.base import (
+    Assignment,
+    DispatchWork,
+    RideTime,
+    ShiftEnds,
+    ready_estimate,
+)
 from reference_api.dispatch.grid import GridIndex
 from reference_api.dispatch.options import default
-from reference_api.geo import haversine_km
 from reference_api.model import Order
 
 #: The cost of leaving a bundle for the next round, in seconds: a year, above any pair's, so the
@@ -84,6 +94,7 @@ class RollingHorizon:
         "_ride",
         "_riders",
         "_seq",
+        "_shifts",
         "_stack_km",
         "_waiting",
         "work",
@@ -103,6 +114,7 @@ class RollingHorizon:
         candidates: int = int(default("candidates")),
         cell_km: float = default("cell_km"),
         ref_lat: float = default("ref_lat"),
+        pickup_lead_s: float = 0.0,
     ) -> None:
         self._ride = ride
         self._interval = interval_s
@@ -111,8 +123,9 @@ class RollingHorizon:
         self._bundle_window = bundle_window_s
         self._stack_km = stack_km
         self._candidates = candidates
-        self._riders = GridIndex(cell_km, ref_lat)
-        self._coslat = math.cos(math.radians(ref_lat))
+        self._riders = GridIndex(cell_km, ref_lat, ride)
+        self._shifts = ShiftEnds(ride, pickup_lead_s)
+        self._coslat = ride.x_scale(ref_lat)
         self._waiting: dict[str, _Held] = {}
         #: orders whose food is ready, ``(ready_at, seq, order_id)`` earliest first, for a rider
         #: who frees up between rounds; entries of orders gone since are stale
@@ -121,17 +134,26 @@ class RollingHorizon:
         self._next: float | None = None
         self.work = DispatchWork()
 
-    def rider_available(self, rider_id: str, lat: float, lon: float) -> None:
+    def rider_available(
+        self, rider_id: str, lat: float, lon: float, until: float | None = None
+    ) -> None:
         self._riders.add(rider_id, lat, lon)
+        self._shifts.set(rider_id, until)
 
     def rider_unavailable(self, rider_id: str) -> None:
         self._riders.remove(rider_id)
+        self._shifts.drop(rider_id)
 
     def order_waiting(self, order: Order, now: float) -> str | None:
         held = self._waiting.get(order.id)
         ready = ready_estimate(order, now)
         if order.ready_at is not None:  # the food is waiting: no round to wait for
-            rider_id = self._riders.nearest(order.restaurant_lat, order.restaurant_lon)
+            lat, lon, riders = order.restaurant_lat, order.restaurant_lon, self._riders
+            if self._shifts:
+                accept = self._shifts.accepting(riders.position, lat, lon, ready, now)
+                rider_id = riders.nearest(lat, lon, accept)
+            else:
+                rider_id = riders.nearest(lat, lon)
             if rider_id is not None:
                 self.order_gone(order.id)
                 return rider_id
@@ -149,19 +171,35 @@ class RollingHorizon:
         if not self._waiting:
             self._next = None  # no round needed until an order waits again
 
-    def order_for(self, rider_id: str, lat: float, lon: float, now: float) -> tuple[str, ...]:
+    def order_for(
+        self, rider_id: str, lat: float, lon: float, now: float, until: float | None = None
+    ) -> tuple[str, ...]:
         """Between rounds: the waiting order whose food has been ready longest, if any (it
-        found no free rider when it became ready)."""
-        heap, waiting = self._cooked, self._waiting
+        found no free rider when it became ready); for a rider whose shift ends, the one ready
+        longest that they can pick up by then (the others stay for another rider)."""
+        heap, waiting, shifts = self._cooked, self._waiting, self._shifts
+        if until is not None and shifts.expired(until, now):
+            return ()
+        kept: list[tuple[float, int, str]] = []
+        found: tuple[str, ...] = ()
         while heap:
-            _, seq, order_id = heapq.heappop(heap)
-            held = waiting.get(order_id)
-            if held is not None and held.seq == seq:
-                del waiting[order_id]
-                if not waiting:
-                    self._next = None
-                return (order_id,)
-        return ()
+            entry = heapq.heappop(heap)
+            held = waiting.get(entry[2])
+            if held is None or held.seq != entry[1]:
+                continue
+            if until is not None and not shifts.in_time(
+                until, lat, lon, held.lat, held.lon, held.ready, now
+            ):
+                kept.append(entry)
+                continue
+            del waiting[entry[2]]
+            if not waiting:
+                self._next = None
+            found = (entry[2],)
+            break
+        for entry in kept:
+            heapq.heappush(heap, entry)
+        return found
 
     def due(self) -> float | None:
         return self._next
@@ -180,6 +218,8 @@ class RollingHorizon:
         self.work.decisions += 1
         self._next = self._round_after(now) if self._waiting else None
         riders = self._riders.points()
+        if self._shifts:
+            riders = self._in_service(riders, now)
         if not riders or not self._waiting:
             return []
         bundles = self.bundles(now, len(riders))
@@ -189,12 +229,27 @@ class RollingHorizon:
         for b, k, _ in self.match(bundles, riders, now, commit_by=now + self._interval / 2):
             bundle = bundles[b]
             rider_id = riders[k][0]
-            self._riders.remove(rider_id)
+            self.rider_unavailable(rider_id)
             for order_id in bundle.order_ids:
                 del self._waiting[order_id]
             out.append(Assignment(rider_id, tuple(bundle.order_ids)))
         if not self._waiting:
             self._next = None
+        return out
+
+    def _in_service(
+        self, riders: list[tuple[str, float, float]], now: float
+    ) -> list[tuple[str, float, float]]:
+        """The riders who could still pick something up in time, the earliest food ready: the
+        others' shifts end too soon for any order, so they neither count as free (the target
+        bundle size) nor take a candidate's place."""
+        shifts = self._shifts
+        soonest = min((h.ready for h in self._waiting.values()), default=math.inf)
+        out = []
+        for rider in riders:
+            until = shifts.end(rider[0])
+            if until is None or not (shifts.expired(until, now) or soonest > until):
+                out.append(rider)
         return out
 
     def bundles(self, now: float, free_riders: int) -> list[Bundle]:
@@ -226,17 +281,15 @@ class RollingHorizon:
         return out
 
     def _on_the_way(self, first: _Held, other: _Held) -> bool:
-        km = haversine_km(first.to_lat, first.to_lon, other.to_lat, other.to_lon)
+        km = self._ride.km(first.to_lat, first.to_lon, other.to_lat, other.to_lon)
         return km <= self._stack_km
 
     def _bundle(self, members: list[_Held]) -> Bundle:
         """Nearest customer first: the first drop-off delays the others least."""
         first = members[0]
         bundle = Bundle(first.lat, first.lon)
-        ordered = sorted(
-            members,
-            key=lambda h: (haversine_km(h.lat, h.lon, h.to_lat, h.to_lon), h.seq),
-        )
+        km = self._ride.km
+        ordered = sorted(members, key=lambda h: (km(h.lat, h.lon, h.to_lat, h.to_lon), h.seq))
         for held in ordered:
             bundle.order_ids.append(held.order_id)
             bundle.readies.append(held.ready)
@@ -252,7 +305,8 @@ class RollingHorizon:
         """The minimum-cost assignment of bundles to riders over each bundle's nearest
         ``candidates`` (steps 3 and 4): ``(bundle, rider, ride seconds)`` for each pair. With
         ``commit_by``, only pairs whose rider must leave by then (to be there when the first
-        order is ready) are candidates."""
+        order is ready) are candidates; a pair whose rider's shift ends before the estimated
+        pickup never is."""
         n_b, n_r = len(bundles), len(riders)
         k = min(self._candidates, n_r)
         coslat = self._coslat
@@ -276,7 +330,8 @@ class RollingHorizon:
             ],
             dtype=np.float64,
         )
-        arrival = now + travel
+        # when the rider could take the food: arrival plus the pickup lead
+        arrival = now + travel + self._shifts.lead
         last = np.fromiter((max(b.readies) for b in bundles), dtype=np.float64, count=n_b)
         # each order's food waits from its ready time until the rider comes
         food_wait = np.zeros(n_b * k)
@@ -289,7 +344,10 @@ class RollingHorizon:
         self.work.pairs_costed += n_b * k
         if commit_by is not None:
             first = np.fromiter((min(b.readies) for b in bundles), dtype=np.float64, count=n_b)
-            keep = first[rows] - travel <= commit_by
+            keep = first[rows] - travel - self._shifts.lead <= commit_by
+            rows, cols, cost, travel = rows[keep], cols[keep], cost[keep], travel[keep]
+        if self._shifts:
+            keep = self._in_time(riders, rows, cols, travel, last, now)
             rows, cols, cost, travel = rows[keep], cols[keep], cost[keep], travel[keep]
         ride_of = {
             (b, c): s for b, c, s in zip(rows.tolist(), cols.tolist(), travel.tolist(), strict=True)
@@ -312,3 +370,22 @@ class RollingHorizon:
                 continue  # left for the next round
             out.append((b, c, ride_of[(b, c)]))
         return out
+
+    def _in_time(
+        self,
+        riders: list[tuple[str, float, float]],
+        rows: np.ndarray,
+        cols: np.ndarray,
+        travel: np.ndarray,
+        last: np.ndarray,
+        now: float,
+    ) -> np.ndarray:
+        """Which pairs' riders pick their bundle up by the end of their shift: the estimate is
+        ``max(now + ride + lead, the bundle's last ready time)``, as ``ShiftEnds.in_time``."""
+        end = self._shifts.end
+        ends = np.array(
+            [math.inf if (u := end(r[0])) is None else u for r in riders], dtype=np.float64
+        )
+        pickup = np.maximum(now + travel + self._shifts.lead, last[rows])
+        keep: np.ndarray = pickup <= ends[cols]
+        return keep

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reference_api.dispatch.at_confirm import AtConfirm
-from reference_api.dispatch.base import DispatchStrategy, RideTime
+from reference_api.dispatch.base import DispatchStrategy
 from reference_api.dispatch.just_in_time import JustInTime
 from reference_api.dispatch.options import (
     DEFAULT_POLICY,
@@ -67,12 +67,14 @@ class DispatchSpec:
         return OPTIONS[name].default if found is None else found
 
     def build(self, policy: Policy) -> DispatchStrategy:
-        """A fresh strategy (empty: the service fills it from the store), riding at the
-        ``policy``'s speed and detour, the ETA's."""
-        ride = RideTime(policy.rider_speed_kmh, policy.detour_factor)
+        """A fresh strategy (empty: the service fills it from the store), riding in the
+        ``policy``'s geometry, the ETA's, and allowing its pickup lead before a shift ends."""
+        ride = policy.geometry
+        lead = policy.pickup_lead_s
         grid = {name: self.value(name) for name in GRID_OPTIONS}
         if self.policy == JUST_IN_TIME:
-            return JustInTime(ride, slack_s=self.value("slack_min") * 60, **grid)
+            slack_s = self.value("slack_min") * 60
+            return JustInTime(ride, slack_s=slack_s, pickup_lead_s=lead, **grid)
         if self.policy == ROLLING_HORIZON:
             from reference_api.dispatch.rolling_horizon import RollingHorizon  # imports SciPy
 
@@ -84,9 +86,10 @@ class DispatchSpec:
                 bundle_window_s=self.value("bundle_window_min") * 60,
                 stack_km=self.value("stack_km"),
                 candidates=int(self.value("candidates")),
+                pickup_lead_s=lead,
                 **grid,
             )
-        return AtConfirm(**grid)
+        return AtConfirm(ride=ride, pickup_lead_s=lead, **grid)
 
     def describe(self, *, grid: bool = True) -> dict[str, object]:
         """The policy and every option it uses, defaults filled in (for run manifests);

@@ -256,6 +256,7 @@ class RiderView(Shape):
     current_orders: list[Uuid] = Field(description="Every order held, in delivery sequence.")
     latitude: Coordinate | None
     longitude: Coordinate | None
+    available_until: Instant | None = Field(description="When the shift ends (D28), if said.")
 
 
 # ------------------------------------------------------------------------------ errors

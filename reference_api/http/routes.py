@@ -19,8 +19,9 @@ from fastapi.dependencies.utils import get_dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from reference_api.clock import from_iso
 from reference_api.endpoints import ENDPOINTS
-from reference_api.errors import OrderflowError, ValidationFailed
+from reference_api.errors import OrderflowError, ValidationFailed, shown
 from reference_api.http import schemas as s
 from reference_api.http.authenticate import caller
 from reference_api.http.detail import DetailReader
@@ -29,7 +30,7 @@ from reference_api.http.json_body import BoundedJsonRoute
 from reference_api.http.responses import responses_for
 from reference_api.http.runner import ServiceRunner
 from reference_api.service import OrderService
-from reference_api.service.parsing import MAX_PAGE, MAX_PAGE_SIZE
+from reference_api.service.parsing import MAX_INSTANT, MAX_PAGE, MAX_PAGE_SIZE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -328,7 +329,23 @@ async def set_rider_availability(request: Request, body: s.AvailabilityIn) -> Re
         available=body.available,
         latitude=body.latitude,
         longitude=body.longitude,
+        until=None if body.available_until is None else _instant(body.available_until),
     )
+
+
+def _instant(text: str, field: str = "body.available_until") -> float:
+    """A body's date-time as epoch seconds. One beyond what a response can write (before 1970,
+    after 9999: still valid RFC 3339) is taken as the nearest it can, which means the same to a
+    shift's end, so every date-time the schema allows is accepted."""
+    try:
+        seconds = from_iso(text)
+    except (ValueError, OverflowError):
+        raise ValidationFailed(
+            f"{field}: expected a date-time with a time zone, like '2024-01-15T22:00:00Z', "
+            f"got {shown(text)}",
+            field=field,
+        ) from None
+    return min(max(seconds, 0.0), float(MAX_INSTANT))
 
 
 @operation("update_rider_location", summary="Rider position report (extension)")

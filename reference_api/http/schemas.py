@@ -24,6 +24,7 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
+    StrictStr,
     WithJsonSchema,
 )
 from typing_extensions import TypeAliasType
@@ -139,6 +140,11 @@ Price = Annotated[
 ]
 OtpType = Literal["pickup", "delivery"]
 Otp = Annotated[str, Field(json_schema_extra={"pattern": OTP_PATTERN}, examples=["123456"])]
+Instant = Annotated[
+    StrictStr, Field(json_schema_extra={"format": "date-time"}, examples=["2024-01-15T22:00:00Z"])
+]
+#: Coordinates are documented in degrees; a server in planar geometry (D27) takes metres within
+#: +-``geo.PLANAR_BOUND_M`` under the same names (the bounds are the service's to check).
 Latitude = Annotated[StrictFloat, Field(json_schema_extra=_bounds(-90, 90), examples=[19.076])]
 Longitude = Annotated[StrictFloat, Field(json_schema_extra=_bounds(-180, 180), examples=[72.8777])]
 
@@ -278,7 +284,8 @@ class PaymentIn(Body):
 
 
 class AvailabilityIn(Body):
-    """A position is optional, but it is both coordinates or neither (``parsing.point``)."""
+    """A position is optional, but it is both coordinates or neither (``parsing.point``); so is
+    the shift's end (D28), a date-time with a time zone, read by the route (``clock.from_iso``)."""
 
     model_config = ConfigDict(
         extra="ignore",
@@ -296,6 +303,11 @@ class AvailabilityIn(Body):
     available: StrictBool
     latitude: Latitude | None = None
     longitude: Longitude | None = None
+    available_until: Instant | None = Field(
+        None,
+        description="when the rider's shift ends: no order is given them that they would pick "
+        "up later (extension, D28); cleared when they go off duty",
+    )
 
 
 class LocationIn(Body):

@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from reference_api.errors import NotFound
-from reference_api.geo import haversine_km, travel_seconds
 from reference_api.model import Address, Order, Vendor
 from reference_api.money import order_totals
 from reference_api.roles import Actor
@@ -32,7 +31,7 @@ class Checkout(Part):
     ) -> _R:
         self.authorize(actor, "place_order")
         lines = parsing.items(items)
-        address = parsing.address(delivery_address)
+        address = parsing.address(delivery_address, planar=self.policy.metres_per_minute > 0)
         method = parsing.payment_method(payment_method)
         with self.store.transaction():
             vendor = self.store.get_vendor(vendor_id)
@@ -89,6 +88,7 @@ class Checkout(Part):
         """The promise at checkout: confirmation allowance, default preparation, the ride and
         the handover (D10)."""
         p = self.policy
-        km = haversine_km(vendor.latitude, vendor.longitude, address.latitude, address.longitude)
-        ride = travel_seconds(km, p.rider_speed_kmh, p.detour_factor)
+        ride = p.geometry.seconds(
+            vendor.latitude, vendor.longitude, address.latitude, address.longitude
+        )
         return p.confirm_allowance_s + p.default_prep_minutes * 60 + ride + p.handover_s

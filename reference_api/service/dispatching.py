@@ -51,7 +51,7 @@ class Dispatching(Part):
             for rider in self.store.riders():
                 if rider.dispatchable:
                     lat, lon = _position(rider)
-                    strategy.rider_available(rider.id, lat, lon)
+                    strategy.rider_available(rider.id, lat, lon, rider.available_until)
             self._armed = None
             self.schedule()
 
@@ -139,9 +139,10 @@ class Dispatching(Part):
         now = self.clock.now()
         while rider.dispatchable:
             lat, lon = _position(rider)
-            picked = strategy.order_for(rider.id, lat, lon, now)
+            until = rider.available_until
+            picked = strategy.order_for(rider.id, lat, lon, now, until)
             if not picked:
-                strategy.rider_available(rider.id, lat, lon)
+                strategy.rider_available(rider.id, lat, lon, until)
                 if self._timed:
                     self.schedule()
                 return
@@ -168,7 +169,7 @@ class Dispatching(Part):
     def rider_moved(self, rider: Rider) -> None:
         if rider.dispatchable:
             lat, lon = _position(rider)
-            self.strategy.rider_available(rider.id, lat, lon)
+            self.strategy.rider_available(rider.id, lat, lon, rider.available_until)
             if self._timed:
                 self.schedule()
 
@@ -200,7 +201,7 @@ class Dispatching(Part):
                 assigned += len(orders)
             else:
                 lat, lon = _position(rider)
-                strategy.rider_available(rider.id, lat, lon)
+                strategy.rider_available(rider.id, lat, lon, rider.available_until)
         self.schedule()
         return assigned
 

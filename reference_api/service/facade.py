@@ -16,7 +16,7 @@ from typing import Any
 
 from reference_api import events as ev
 from reference_api.clock import Clock
-from reference_api.dispatch import AtConfirm, DispatchStrategy
+from reference_api.dispatch import DispatchSpec, DispatchStrategy
 from reference_api.model import Order, User, Vendor
 from reference_api.otp import OtpCodec
 from reference_api.policy import Policy
@@ -67,7 +67,8 @@ class OrderService:
         self.timer_listeners: list[TimerListener] = core.timer_listeners
         self.refunds = refunds
         self.admin = Admin(core)
-        self.dispatching = Dispatching(core, dispatch or AtConfirm())
+        # the default strategy rides in the policy's geometry, as the ETA does
+        self.dispatching = Dispatching(core, dispatch or DispatchSpec().build(policy))
         self.otps = Otps(core)
         self.lifecycle = Lifecycle(core, self.dispatching, self.otps)
         self.timers = Timers(core, self.lifecycle, refunds)
@@ -212,9 +213,12 @@ class OrderService:
         available: bool,
         latitude: float | None = None,
         longitude: float | None = None,
+        until: float | None = None,
     ) -> dict[str, Any]:
-        """Extension: a rider goes on or off duty (and may report a position)."""
-        return self.riders.set_availability(actor, available, latitude, longitude)
+        """Extension: a rider goes on or off duty (and may report a position). ``until``: when
+        their shift ends, epoch seconds (None: no end); no order is given them that they would
+        pick up later (D28). Going off duty clears it."""
+        return self.riders.set_availability(actor, available, latitude, longitude, until)
 
     def update_rider_location(
         self, actor: Actor, *, latitude: object, longitude: object

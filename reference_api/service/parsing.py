@@ -11,6 +11,7 @@ from typing import Any
 
 from reference_api import otp as otp_rules
 from reference_api.errors import ValidationFailed, shown
+from reference_api.geo import PLANAR_BOUND_M
 from reference_api.model import Address, OrderItem
 from reference_api.money import to_money
 from reference_api.states import PaymentMethod
@@ -31,6 +32,9 @@ MAX_METADATA_DEPTH = 16
 #: Integers in ``metadata`` are kept and sent back as JSON: within +-(2**53 - 1), the ones every
 #: JSON parser reads exactly (I-JSON, RFC 7493).
 MAX_EXACT_INT = 2**53 - 1
+#: The latest moment taken as input, in epoch seconds: 9999-12-31T23:59:59Z, the last second an
+#: RFC 3339 date can write (and ``datetime``, which formats the responses, can hold).
+MAX_INSTANT = 253_402_300_799
 
 
 def require_reason(reason: object) -> str:
@@ -83,17 +87,32 @@ def number(value: object, field: str, lo: float, hi: float) -> float:
     return parsed
 
 
-def point(lat: object, lon: object, prefix: str = "") -> tuple[float, float]:
+def point(
+    lat: object, lon: object, prefix: str = "", *, planar: bool = False
+) -> tuple[float, float]:
+    """A position in degrees, or with ``planar`` in metres (northing, easting; D27)."""
+    if planar:
+        bound = PLANAR_BOUND_M
+        return (
+            number(lat, f"{prefix}latitude", -bound, bound),
+            number(lon, f"{prefix}longitude", -bound, bound),
+        )
     return (
         number(lat, f"{prefix}latitude", -90, 90),
         number(lon, f"{prefix}longitude", -180, 180),
     )
 
 
-def address(raw: Mapping[str, Any]) -> Address:
+def instant(value: object, field: str) -> float:
+    """A moment as epoch seconds, one the responses can write as a date (``clock.iso``); one
+    already past is not refused: what it means is the rule's to say."""
+    return number(value, field, 0, MAX_INSTANT)
+
+
+def address(raw: Mapping[str, Any], *, planar: bool = False) -> Address:
     if type(raw) is not dict and not isinstance(raw, Mapping):  # ABC check only off the fast path
         raise ValidationFailed("delivery_address: expected an object", field="delivery_address")
-    lat, lon = point(raw.get("latitude"), raw.get("longitude"), "delivery_address.")
+    lat, lon = point(raw.get("latitude"), raw.get("longitude"), "delivery_address.", planar=planar)
     line = raw.get("address_line_1", "")
     title = raw.get("title", "Home")
     for name, text in (("address_line_1", line), ("title", title)):

@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 from reference_api import presenters
-from reference_api.geo import haversine_km, travel_seconds
 from reference_api.model import Order, Rider
 from reference_api.policy import Policy
 from reference_api.roles import Actor, Role
@@ -81,10 +80,7 @@ def current_eta(policy: Policy, order: Order, rider: Rider | None, now: float) -
     if status not in ACTIVE:
         return None
 
-    def ride(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-        km = haversine_km(lat1, lon1, lat2, lon2)
-        return travel_seconds(km, policy.rider_speed_kmh, policy.detour_factor)
-
+    ride = policy.geometry.seconds
     addr = order.address
     to_customer = ride(order.restaurant_lat, order.restaurant_lon, addr.latitude, addr.longitude)
     located = _position(rider)

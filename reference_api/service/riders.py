@@ -21,13 +21,20 @@ class Riders(Part):
         self.dispatching = dispatching
 
     def set_availability(
-        self, actor: Actor, available: bool, latitude: object, longitude: object
+        self,
+        actor: Actor,
+        available: bool,
+        latitude: object,
+        longitude: object,
+        until: object = None,
     ) -> dict[str, Any]:
         self.authorize(actor, "rider_update")
+        planar = self.policy.metres_per_minute > 0
+        ends = None if until is None else parsing.instant(until, "available_until")
         with self.store.transaction():
             rider = self._rider(actor)
             if latitude is not None or longitude is not None:
-                rider.latitude, rider.longitude = parsing.point(latitude, longitude)
+                rider.latitude, rider.longitude = parsing.point(latitude, longitude, planar=planar)
                 rider.location_updated_at = self.clock.now()
             if available and rider.latitude is None:
                 raise ValidationFailed(
@@ -35,6 +42,7 @@ class Riders(Part):
                     field="latitude",
                 )
             rider.available = bool(available)
+            rider.available_until = ends if rider.available else None
             self.store.save_rider(rider)
             if rider.dispatchable:
                 self.dispatching.offer(rider)
@@ -46,7 +54,8 @@ class Riders(Part):
         self.authorize(actor, "rider_update")
         with self.store.transaction():
             rider = self._rider(actor)
-            rider.latitude, rider.longitude = parsing.point(latitude, longitude)
+            planar = self.policy.metres_per_minute > 0
+            rider.latitude, rider.longitude = parsing.point(latitude, longitude, planar=planar)
             now = self.clock.now()
             rider.location_updated_at = now
             self.store.save_rider(rider)
