@@ -294,7 +294,8 @@ def standing(small: list[dict[str, Any]]) -> list[str]:
         "minute after a round waits for the next one, unless food is already ready for them. "
         "The MDRP forbids instructing a courier during an assignment, not planning with one: "
         "a round that counted couriers about to be free, where and when they will be, could "
-        "time them better (a change this page's numbers would measure). Shorter rounds do not make up for it: with the 30-minute horizon "
+        "time them better (a change this page's numbers would measure). Shorter rounds do "
+        "not make up for it: with the 30-minute horizon "
         "the interval matters little (mean ready-to-pickup 2.43 min at a 1-minute interval, "
         "2.33 at 3, 2.34 at 5, the default, 2.83 at 10); the horizon does (2.94 at the "
         "default 10 minutes, shorter than many rides here).",
