@@ -16,7 +16,7 @@ import numpy as np
 
 from loadtest.identities import Identities
 from loadtest.plan import BACKGROUND, PlannedCall, PlannedOrder, classify
-from reference_api.geo import haversine_km, travel_seconds
+from reference_api.geo import Geometry
 from scenarios.schema import Scenario
 from scenarios.traces import replayed_rows
 
@@ -59,11 +59,13 @@ def arrivals(scenario: Scenario, horizon_s: float, rng: np.random.Generator) -> 
 
 
 def _ride_s(scenario: Scenario, lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The ride the simulation would time (the ETA's geometry: degrees, or a planar city's
+    whole minutes)."""
     fleet = scenario.fleet
     if fleet.instant_travel:
         return 0.0
-    km = haversine_km(lat1, lon1, lat2, lon2)
-    return travel_seconds(km, fleet.speed_kmh, fleet.detour_factor)
+    geometry = Geometry(fleet.speed_kmh, fleet.detour_factor, scenario.city.metres_per_minute or 0)
+    return geometry.seconds(lat1, lon1, lat2, lon2)
 
 
 def order_calls(

@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "orderflow.commands.simulate",
     "orderflow.commands.import_mdrp",
     "orderflow.commands.sweep",
+    "orderflow.commands.plan",
     "orderflow.commands.loadtest",
 )
 

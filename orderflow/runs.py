@@ -49,6 +49,26 @@ def sweep(
     return _in_one_process(["sweep", scenario, "--vary", vary], out, replications, overrides, quiet)
 
 
+def plan(
+    out: Path,
+    vary: str,
+    slas: Sequence[str],
+    scenario: str = "baseline",
+    replications: int = 3,
+    max_replications: int = 10,
+) -> Path:
+    """``orderflow plan`` with one worker process, writing to ``out`` (a plan that cannot meet
+    its targets is still a run: its directory is returned)."""
+    args = ["plan", scenario, "--vary", vary, *(a for s in slas for a in ("--sla", s))]
+    args += ["-r", str(replications), "--max-replications", str(max_replications)]
+    from orderflow.cli import main
+
+    code = main([*args, "--jobs", "1", "--out", str(out), "--quiet"])
+    if code not in (0, 3):
+        raise RunFailed(f"orderflow {' '.join(args)} exited with {code}")
+    return out
+
+
 def _in_one_process(
     command: list[str], out: Path, replications: int, overrides: Sequence[str], quiet: bool
 ) -> Path:

@@ -17,13 +17,17 @@ SCREENSHOT_LOAD_THRESHOLDS = (
 )
 
 
+#: The planner's question the README's picture answers.
+PLAN_SLAS = ("wait_for_rider=avg < 2min", "delivered_share=rate > 90%")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Make small real runs (simulation, sweep, load test against a local server), report them
     and screenshot each report kind into ``--out`` (default docs/images)."""
     from orderflow import runs
     from reports.build import build_report
     from reports.screenshot import check_pages, chromium_path
-    from reports.thresholds import parse_flag
+    from scenarios.thresholds import parse_flag
 
     parser = argparse.ArgumentParser(
         prog="python -m orderflow.screenshots", description=main.__doc__
@@ -35,19 +39,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="orderflow-shots-") as tmp:
         work = Path(tmp)
-        print("1/4 simulating the baseline scenario ...", flush=True)
+        print("1/5 simulating the baseline scenario ...", flush=True)
         sim = runs.simulate(work / "sim", replications=3)
-        print("2/4 sweeping the fleet size ...", flush=True)
+        print("2/5 sweeping the fleet size ...", flush=True)
         swp = runs.sweep(work / "sweep", "fleet.riders=16:48:8")
-        print("3/4 replaying the timeline against a local server ...", flush=True)
+        print("3/5 planning the smallest fleet ...", flush=True)
+        plan = runs.plan(work / "plan", "fleet.riders=10:60", PLAN_SLAS)
+        print("4/5 replaying the timeline against a local server ...", flush=True)
         with runs.served(work / "server.db") as url:
             load = runs.loadtest(url, work / "load", sim, quiet=True)
-        print("4/4 reports and screenshots ...", flush=True)
+        print("5/5 reports and screenshots ...", flush=True)
         load_flags = [parse_flag(t) for t in SCREENSHOT_LOAD_THRESHOLDS]
         named = (
             ("report-loadtest", build_report(load, flags=load_flags)),
             ("report-simulation", build_report(sim)),
             ("report-sweep", build_report(swp)),
+            ("report-plan", build_report(plan)),
         )
         pages: list[tuple[Path, Path | None]] = [
             (result.html, args.out / f"{name}.png") for name, result in named

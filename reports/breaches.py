@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reports.evaluate import MetricData
-from reports.thresholds import Threshold, Unit, format_quantity
+from scenarios.thresholds import Threshold, Unit, format_quantity
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from reports.evaluate import Evaluation, MetricData, evaluate
 from reports.kind_report import KindReport
 from reports.page import render
 from reports.rundir import RunDir, RunDirError, open_run
-from reports.thresholds import Threshold, ThresholdError, merge
+from scenarios.thresholds import Threshold, ThresholdError, merge
 from sim.kpis import json_ready
 
 DEFAULT_PERCENTILES = (50.0, 95.0, 99.0)
@@ -106,6 +106,17 @@ def analyse_run(
         s = simrun.analyse(run, thresholds, percentiles)
         ev = check_metrics(run, thresholds, s.metrics)
         return sim_report.build(run, s), ev
+    if run.kind == "plan":
+        from reports import plan_report, planrun
+
+        if flags:
+            raise RunDirError(
+                "a plan run is judged on its own --sla targets (plan.json); --threshold does "
+                "not apply to it"
+            )
+        # Gated on the plan's own answer: each target at the recommended (or closest) value.
+        p = planrun.analyse(run)
+        return plan_report.build(run, p), p.evaluation
     from reports import sweep_report, sweeprun
 
     # A sweep chooses a setting rather than passing or failing: its thresholds pick the

@@ -14,7 +14,7 @@ from typing import TextIO
 from reports.build import evaluate_thresholds
 from reports.evaluate import Evaluation
 from reports.rundir import RunDirError, open_run
-from reports.thresholds import BREACH_EXIT_CODE, Threshold, ThresholdError, parse_flag
+from scenarios.thresholds import BREACH_EXIT_CODE, Threshold, ThresholdError, parse_flag
 
 
 def evaluate_run(run_dir: Path | str, flags: Sequence[Threshold] = ()) -> Evaluation:

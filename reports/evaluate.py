@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from reports.thresholds import Condition, Threshold, ThresholdError, Unit, format_quantity
+from scenarios.thresholds import Condition, Threshold, ThresholdError, Unit, format_quantity
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]

@@ -17,8 +17,8 @@ import pandas as pd
 
 from reports.evaluate import FloatArray, MetricData
 from reports.rundir import RunDir, RunDirError
-from reports.thresholds import Unit
 from reports.timebuckets import auto_bucket, bucket_index, group_percentiles, pct_label
+from scenarios.thresholds import Unit
 
 REQUEST_COLUMNS = ("intended_ts", "start_ts", "end_ts", "endpoint", "status")
 #: Load-test metric names beside the endpoint template names, with what they measure.

@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from reports.thresholds import Threshold, ThresholdError, parse_table
+from scenarios.thresholds import Threshold, ThresholdError, parse_table
 
-KINDS = ("simulation", "sweep", "loadtest")
+KINDS = ("simulation", "sweep", "loadtest", "plan")
 
 
 class RunDirError(ValueError):
@@ -124,8 +124,8 @@ def open_run(path: Path | str) -> RunDir:
     mpath = root / "manifest.json"
     if not mpath.is_file():
         raise RunDirError(
-            f"run directory {root} has no manifest.json (written by orderflow simulate, sweep "
-            "and loadtest)"
+            f"run directory {root} has no manifest.json (written by orderflow simulate, sweep, "
+            "plan and loadtest)"
         )
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))

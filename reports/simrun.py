@@ -19,9 +19,9 @@ import pandas as pd
 
 from reports.evaluate import FloatArray, MetricData
 from reports.rundir import RunDir, RunDirError
-from reports.thresholds import Threshold, Unit
 from reports.timebuckets import pct_label
 from scenarios.schema import clock_seconds
+from scenarios.thresholds import Threshold, Unit
 from sim.kpis import CANCEL_REASONS, HEADLINE_KPIS, PHASE_SPANS
 
 #: Phase name → (from timestamp, to timestamp): the simulation's own phase definitions.

@@ -1,8 +1,10 @@
-"""The sweep report: each KPI against the varied parameter with its 95% band, and the smallest
-setting that meets each threshold."""
+"""The sweep report: each KPI against the varied parameter with its 95% band, the paired
+differences between neighbouring settings (common random numbers make them far tighter than the
+bands suggest), and the smallest setting that meets each threshold."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,7 @@ import pandas as pd
 
 from reports.charts import SLA_COLOUR, grid, to_svg
 from reports.kind_report import KindReport
-from reports.page import Section
+from reports.page import Section, fmt
 from reports.rundir import RunDir
 from reports.sweeprun import SweepAnalysis
 from sim.kpis import HEADLINE_KPIS
@@ -98,6 +100,84 @@ def kpi_bands(w: SweepAnalysis) -> str:
     return to_svg(fig)
 
 
+#: Marks a row of the differences table whose interval excludes 0.
+SIGNIFICANT_ROW = ' style="background:#fff3bf"'
+DIFFERENCE_SHOWN = ("axis", "from", "to", "at", "kpi", "mean", "ci_low", "ci_high", "n")
+
+
+def _charted_differences(w: SweepAnalysis) -> pd.DataFrame:
+    """The differences of the charted KPIs: by axis, then KPI (in panel order), then pair."""
+    d = w.differences
+    rank = {k: i for i, k in enumerate(w.panels[:MAX_PANELS])}
+    shown = d[d["kpi"].isin(list(rank))]
+    keys = pd.DataFrame(
+        {
+            "axis": shown["axis"].map({p: i for i, p in enumerate(w.parameters)}),
+            "kpi": shown["kpi"].map(rank),
+        }
+    )
+    order = keys.sort_values(["axis", "kpi"], kind="stable").index
+    return shown.loc[order].reset_index(drop=True)
+
+
+def _steps(rows: pd.DataFrame) -> list[str]:
+    return [f"{a}→{b}" for a, b in zip(rows["from"], rows["to"], strict=True)]
+
+
+def difference_bars(w: SweepAnalysis) -> str:
+    """One panel per charted KPI: the paired difference (next setting minus this one) of each
+    neighbouring pair along the first varied parameter, with its 95% interval and a line at 0;
+    filled markers are significant (the interval excludes 0), hollow ones are not. With more
+    parameters, one series per setting of the others, side by side at each step."""
+    x_name = w.parameters[0]
+    d = w.differences[w.differences["axis"] == x_name]
+    kpis = [k for k in w.panels[:MAX_PANELS] if k in set(d["kpi"])]
+    fig, axes = grid(len(kpis), cols=3, cell_h=2.3)
+    for ax, kpi in zip(axes, kpis, strict=True):
+        rows = d[d["kpi"] == kpi]
+        steps = list(dict.fromkeys(_steps(rows)))
+        groups = list(dict.fromkeys(rows["at"]))
+        width = 0.6 / len(groups)
+        for g, at in enumerate(groups):
+            part = rows[rows["at"] == at]
+            offset = (g - (len(groups) - 1) / 2) * width
+            x = np.array([steps.index(s) for s in _steps(part)], dtype=np.float64) + offset
+            mean = part["mean"].to_numpy(np.float64)
+            lo = np.nan_to_num(mean - part["ci_low"].to_numpy(np.float64))
+            hi = np.nan_to_num(part["ci_high"].to_numpy(np.float64) - mean)
+            sig = part["significant"].to_numpy(bool)
+            colour = f"C{g % 10}"
+            ax.errorbar(
+                x, mean, yerr=[lo, hi], fmt="none", capsize=3, lw=1, ecolor=colour, label=at or None
+            )
+            ax.plot(x[sig], mean[sig], "o", ms=5, color=colour)
+            ax.plot(x[~sig], mean[~sig], "o", ms=5, mfc="white", color=colour)
+        ax.axhline(0.0, color="#555", lw=0.8)
+        ax.set_title(kpi, loc="left")
+        ax.set_xlabel(f"{x_name} step")
+        ax.set_xticks(range(len(steps)), steps, fontsize=6)
+        ax.set_xlim(-0.5, len(steps) - 0.5)
+    if axes and len(set(d["at"])) > 1:
+        axes[0].legend(loc="best", fontsize=6)
+    return to_svg(fig)
+
+
+def differences_html(frame: pd.DataFrame) -> str:
+    """The differences table, a significant pair's row highlighted (and ``significant``: yes)."""
+    cols = [c for c in DIFFERENCE_SHOWN if c != "at" or frame["at"].astype(bool).any()]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in [*cols, "significant"])
+    rows = []
+    for rec in frame.to_dict(orient="records"):
+        cells = "".join(f"<td>{html.escape(fmt(rec[c]))}</td>" for c in cols)
+        mark = "<td><b>yes</b></td>" if rec["significant"] else "<td>no</td>"
+        style = SIGNIFICANT_ROW if rec["significant"] else ""
+        rows.append(f'<tr class="difference"{style}>{cells}{mark}</tr>')
+    return (
+        '<div class="scroll"><table class="differences"><thead><tr>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
 def _grid_table(w: SweepAnalysis) -> pd.DataFrame:
     cols = [*w.parameters]
     for kpi in w.panels:
@@ -115,6 +195,7 @@ def build(run: RunDir, w: SweepAnalysis) -> KindReport:
             "(for named settings, the first in alphabetical order)."
         )
         .chart(kpi_bands(w), "kpi_vs_parameter"),
+        _differences_section(w),
         Section("smallest-setting", "Smallest setting that meets each threshold").table(
             w.choices, index=False
         ),
@@ -128,6 +209,7 @@ def build(run: RunDir, w: SweepAnalysis) -> KindReport:
         "kpis": w.kpis,
         "smallest_setting": w.choices.to_dict(orient="records"),
         "grid": _grid_table(w).to_dict(orient="records"),
+        "differences": _charted_differences(w).to_dict(orient="records"),
     }
     meta = [("kind", "sweep"), ("run", run.path.name), ("varied", ", ".join(w.parameters))]
     return KindReport(
@@ -135,7 +217,28 @@ def build(run: RunDir, w: SweepAnalysis) -> KindReport:
         meta=meta,
         sections=sections,
         summary=summary,
-        tables={"sweep.csv": w.table, "smallest_setting.csv": w.choices},
+        tables={
+            "sweep.csv": w.table,
+            "differences.csv": w.differences,
+            "smallest_setting.csv": w.choices,
+        },
         verdict="A sweep is not gated: each threshold picks the smallest setting that meets it "
         "(below).",
     )
+
+
+def _differences_section(w: SweepAnalysis) -> Section:
+    section = Section("paired-differences", f"Paired differences along {', '.join(w.parameters)}")
+    shown = _charted_differences(w)
+    if shown.empty:
+        return section.note("No neighbouring settings to compare (a single grid point).")
+    section.note(
+        "Each neighbouring pair of settings (differing in one parameter, consecutive values): "
+        "the mean over replications of KPI(to) - KPI(from), replication r of both paired (same "
+        "random numbers), with a 95% t interval. Highlighted: significant, the interval "
+        "excludes 0. Chart: the first parameter's steps (filled marker: significant). Every KPI "
+        "is in differences.csv."
+    )
+    if not w.differences[w.differences["axis"] == w.parameters[0]].empty:
+        section.chart(difference_bars(w), "paired_differences")
+    return section.raw(differences_html(shown))

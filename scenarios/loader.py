@@ -19,6 +19,7 @@ import tomli_w
 from pydantic import ValidationError
 
 from scenarios.schema import Scenario
+from scenarios.traces import Inputs
 
 
 class ScenarioError(ValueError):
@@ -37,15 +38,9 @@ class LoadedScenario:
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:
-    """The scenario as data, defaults filled in. Counts the loader took from data files are
-    left out (the files say them), so the result loads again."""
+    """The scenario as data, defaults filled in (counts its data files imply included: the
+    loader checks them against the files again)."""
     data: dict[str, Any] = scenario.model_dump(mode="json", exclude_none=True)
-    if scenario.vendors.restaurants_file is not None:
-        data["vendors"].pop("count", None)
-    if scenario.demand.orders_file is not None:
-        data["customers"].pop("count", None)
-    if scenario.fleet.roster_file is not None:
-        data["fleet"].pop("riders", None)
     return data
 
 
@@ -56,13 +51,17 @@ def shipped_names() -> list[str]:
 
 
 def _read(ref: str) -> tuple[str, str]:
-    if Path(ref).is_dir():
+    shipped = "/" not in ref and (resources.files("scenarios") / f"{ref}.toml").is_file()
+    if Path(ref).is_dir() and not shipped:
+        from scenarios.mdrp import FILES
+
+        missing = [name for name in FILES if not (Path(ref) / name).is_file()]
         raise ScenarioError(
-            f"{ref}: a directory, not a scenario file (an MDRP instance directory holds "
-            "orders.txt, couriers.txt, restaurants.txt and instance_parameters.txt)"
+            f"{ref}: a directory, not a scenario file; as an MDRP instance directory it lacks "
+            f"{', '.join(missing)}"
         )
     path = Path(ref)
-    if path.suffix == ".toml" or path.exists() or "/" in ref:
+    if path.suffix == ".toml" or (path.exists() and not shipped) or "/" in ref:
         if not path.is_file():
             raise ScenarioError(f"{ref}: no such scenario file")
         return str(path), path.read_text(encoding="utf-8")
@@ -202,21 +201,38 @@ def with_inputs(scenario: Scenario, source: str, base: Path | None) -> Scenario:
     except traces.TraceError as exc:
         field = next((f for f, p in paths.items() if str(exc).startswith(str(p))), "data")
         raise ScenarioError(f"{source}: {field}: {exc}") from None
-    return attach_inputs(
-        s,
-        traces.Inputs(orders, places, roster, tuple((f, str(p)) for f, p in paths.items())),
-    )
+    return attach_inputs(s, traces.Inputs(orders, places, roster), source)
 
 
-def attach_inputs(s: Scenario, inputs: Any) -> Scenario:
-    """``s`` carrying ``inputs`` (a ``traces.Inputs``) and the counts they imply."""
+def attach_inputs(s: Scenario, inputs: Inputs, source: str = "") -> Scenario:
+    """``s`` carrying ``inputs`` and the counts they imply; a count the scenario states must
+    be the files' (a resolved ``scenario.toml`` states them)."""
     update: dict[str, Any] = {"inputs": inputs}
-    if inputs.restaurants is not None:
-        update["vendors"] = s.vendors.model_copy(update={"count": len(inputs.restaurants)})
-    if inputs.orders is not None:
-        update["customers"] = s.customers.model_copy(update={"count": len(inputs.orders)})
-    if inputs.roster is not None:
-        update["fleet"] = s.fleet.model_copy(update={"riders": len(inputs.roster)})
+    for table, field, data, what in (
+        ("vendors", "count", inputs.restaurants, "vendors.restaurants_file"),
+        ("customers", "count", inputs.orders, "demand.orders_file"),
+        ("fleet", "riders", inputs.roster, "fleet.roster_file"),
+    ):
+        if data is None:
+            continue
+        model = getattr(s, table)
+        stated = getattr(model, field)
+        if stated is not None and stated != len(data):
+            raise ScenarioError(
+                f"{source}: {table}.{field}: {stated}, but {what} holds {len(data)}; "
+                f"remove {table}.{field} or make them agree"
+            )
+        update[table] = model.model_copy(update={field: len(data)})
+    roster = inputs.roster
+    if s.mdrp is not None and roster is not None:
+        twice = next(
+            (r for r, sh in zip(roster.ids, roster.shifts, strict=True) if len(sh) > 1), None
+        )
+        if twice is not None:
+            raise ScenarioError(
+                f"{source}: fleet.roster_file: courier {twice!r} works several shifts; an MDRP "
+                "solution names each courier once, so give each shift its own courier id"
+            )
     return s.model_copy(update=update)
 
 

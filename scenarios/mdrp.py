@@ -32,6 +32,13 @@ from scenarios.loader import (
 from scenarios.traces import CSV_NAMES, write_inputs
 
 FILES = ("orders.txt", "couriers.txt", "restaurants.txt", "instance_parameters.txt")
+#: The order-log and roster columns (``scenarios.traces``) an instance's columns are read as.
+RENAMED = {
+    "placed_min": "placement_time",
+    "ready_min": "ready_time",
+    "on_min": "on_time",
+    "off_min": "off_time",
+}
 #: Kitchen slots per restaurant: enough that no MDRP order ever queues for a kitchen, since an
 #: instance's ready times are exact.
 KITCHEN_SLOTS = 1000
@@ -98,10 +105,9 @@ def read_instance(directory: Path) -> tuple[dict[str, Any], traces.Inputs]:
         directory / "couriers.txt",
     )
     restaurants = _read(rest_path)
-    orders = _read(order_path).rename(
-        columns={"placement_time": "placed_min", "ready_time": "ready_min"}
-    )
-    couriers = _read(courier_path).rename(columns={"on_time": "on_min", "off_time": "off_min"})
+    as_ours = {v: k for k, v in RENAMED.items()}
+    orders = _read(order_path).rename(columns=as_ours)
+    couriers = _read(courier_path).rename(columns=as_ours)
     # The day runs to the last courier's off-time (or just past the last placement).
     try:
         last = max(
@@ -112,7 +118,10 @@ def read_instance(directory: Path) -> tuple[dict[str, Any], traces.Inputs]:
     except TypeError:
         last = math.nan
     if not math.isfinite(last) or last <= 0:
-        raise ScenarioError(f"{directory}: no usable placement or off times")
+        raise ScenarioError(
+            f"{directory}: no usable times: orders.txt needs placement_time and couriers.txt "
+            "off_time, with at least one row each"
+        )
     period_min = float(math.ceil(last))
     try:
         places = traces.restaurants_from(restaurants, str(rest_path), planar=True)
@@ -121,7 +130,11 @@ def read_instance(directory: Path) -> tuple[dict[str, Any], traces.Inputs]:
         )
         roster = traces.roster_from(couriers, str(courier_path), planar=True, period_min=period_min)
     except traces.TraceError as exc:
-        raise ScenarioError(str(exc)) from None
+        # name the instance's own columns, not the order-log names they were read as
+        text = str(exc)
+        for ours, original in RENAMED.items():
+            text = text.replace(ours, original)
+        raise ScenarioError(text) from None
     name = directory.resolve().name
     data: dict[str, Any] = {
         "name": name,
@@ -154,12 +167,7 @@ def read_instance(directory: Path) -> tuple[dict[str, Any], traces.Inputs]:
             "guaranteed_pay_per_hour": params["pay_per_hour"],
         },
     }
-    files = (
-        ("vendors.restaurants_file", str(rest_path)),
-        ("demand.orders_file", str(order_path)),
-        ("fleet.roster_file", str(courier_path)),
-    )
-    return data, traces.Inputs(trace, places, roster, files)
+    return data, traces.Inputs(trace, places, roster)
 
 
 def load_instance(directory: Path, overrides: Iterable[str] = ()) -> LoadedScenario:
@@ -177,7 +185,7 @@ def load_instance(directory: Path, overrides: Iterable[str] = ()) -> LoadedScena
         dispatch.setdefault("horizon_min", HORIZON_MIN)
     # Validate the tables without reading files (the data is in hand), then attach it.
     loaded = load_data(data, source, (), base=None, read_files=False)
-    return LoadedScenario(attach_inputs(loaded.scenario, inputs), source, sets)
+    return LoadedScenario(attach_inputs(loaded.scenario, inputs, source), source, sets)
 
 
 def write_scenario(loaded: LoadedScenario, out: Path) -> list[Path]:

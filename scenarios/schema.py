@@ -9,6 +9,7 @@ otherwise; times of day are ``"HH:MM"`` (hours may run past 24 for a period that
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from typing import Annotated, Literal
 
@@ -26,14 +27,11 @@ from reference_api.dispatch.options import DEFAULT_POLICY, POLICIES
 from reference_api.dispatch.spec import DispatchSpec, DispatchSpecError
 from reference_api.money import MAX_PRICE
 from scenarios.distributions import Constant, Distribution, Exponential
+from scenarios.thresholds import ThresholdError, parse_threshold
 from scenarios.traces import Inputs
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 _CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)$")
-_THRESHOLD = re.compile(
-    r"^\s*(p\d{1,2}(\.\d+)?|avg|max|min|rate|count|med)\s*(<=|>=|==|<|>)\s*"
-    r"[-+]?\d+(\.\d+)?\s*(ms|s|min|h|%)?\s*$"
-)
 CITY_LAT, CITY_LON = 19.0760, 72.8777  # the spec's example coordinates (Mumbai)
 
 
@@ -241,6 +239,9 @@ class Fleet(_Table):
     shifts: list[Shift] = Field(default_factory=list)
     #: One row per rider shift with its start position (``scenarios.traces``).
     roster_file: str | None = Field(default=None, min_length=1)
+    #: Riders on duty in each whole hour of the period, from its start (``orderflow plan
+    #: --staffing hourly`` writes one): rider i works hour h when i < staffing[h].
+    staffing: list[Annotated[int, Field(ge=0)]] | None = None
     #: ``whole``: the handover starts once rider and food are both there and the code is typed
     #: at its end. ``split`` (the MDRP's): half of it before the code (walking in, from the
     #: rider's arrival), half after (walking back); a bundle's pickup is one service, taken
@@ -343,12 +344,11 @@ class Output(_Table):
 
 
 def _threshold(value: str) -> str:
-    for part in value.split(","):
-        if not _THRESHOLD.match(part):
-            raise ValueError(
-                f"{part.strip()!r}: expected 'AGG OP NUMBER[UNIT]' such as 'p95 < 40min' "
-                "(AGG: pNN, avg, med, min, max, rate, count; UNIT: ms, s, min, h, %)"
-            )
+    """The thresholds' own grammar (``scenarios.thresholds``), checked at load time."""
+    try:
+        parse_threshold("threshold", value, "[thresholds]")
+    except ThresholdError as exc:
+        raise ValueError(str(exc).split(": ", 1)[-1]) from None
     return value
 
 
@@ -401,6 +401,9 @@ class Scenario(_Table):
 
     @property
     def rider_count(self) -> int:
+        staffing = self.fleet.staffing
+        if staffing is not None:
+            return max(staffing)
         return _loaded(self.fleet.riders, "fleet.riders")
 
     @model_validator(mode="after")
@@ -414,10 +417,6 @@ class Scenario(_Table):
         if d.orders_file is not None:
             if v.restaurants_file is None:
                 problems.append("vendors.restaurants_file: an order log needs its restaurants")
-            if v.count is not None:
-                problems.append("vendors.count: comes from vendors.restaurants_file; remove it")
-            if c.count is not None:
-                problems.append("customers.count: each order of an order log is its own customer")
         else:
             if v.count is None:
                 problems.append("vendors.count: required field is missing")
@@ -425,10 +424,31 @@ class Scenario(_Table):
                 problems.append("vendors.restaurants_file: needs demand.orders_file")
             if c.count is None:
                 problems.append("customers.count: required field is missing")
-        if (f.riders is None) == (f.roster_file is None):
-            problems.append("fleet: set either riders (a count) or roster_file (a roster)")
+        if f.roster_file is not None and f.staffing is not None:
+            problems.append("fleet: set roster_file (a roster) or staffing (riders per hour)")
+        elif f.riders is None and f.roster_file is None and f.staffing is None:
+            problems.append(
+                "fleet: set one of riders (a count), roster_file (a roster) or staffing "
+                "(riders per hour)"
+            )
         if f.roster_file is not None and f.shifts:
             problems.append("fleet.shifts: a roster gives each rider's shifts; remove shifts")
+        if f.staffing is not None:
+            hours = math.ceil(self.period.duration_h - 1e-9)
+            if f.shifts:
+                problems.append("fleet.shifts: a staffing gives each rider's hours; remove shifts")
+            if len(f.staffing) != hours:
+                problems.append(
+                    f"fleet.staffing: needs one value per hour of the period ({hours}), "
+                    f"got {len(f.staffing)}"
+                )
+            elif max(f.staffing) == 0:
+                problems.append("fleet.staffing: needs a rider in at least one hour")
+            elif f.riders is not None and f.riders != max(f.staffing):
+                problems.append(
+                    f"fleet.riders: {f.riders}, but fleet.staffing needs {max(f.staffing)} "
+                    "(its busiest hour); remove riders"
+                )
         if self.city.planar:
             for name, value in (
                 ("demand.orders_file", d.orders_file),
@@ -443,8 +463,17 @@ class Scenario(_Table):
                 problems.append("mdrp: an MDRP instance needs fleet.service_model = 'split'")
             for name in ("pickup_service", "dropoff_service"):
                 dist = getattr(f, name)
-                if not isinstance(dist, Constant) or dist.value_min != int(dist.value_min):
-                    problems.append(f"fleet.{name}: an MDRP instance needs whole minutes")
+                # the split model takes half before the code and half after: whole minutes each
+                if not isinstance(dist, Constant) or dist.value_min % 2 != 0:
+                    problems.append(
+                        f"fleet.{name}: an MDRP instance needs an even number of whole minutes "
+                        "(half of it before the code, half after)"
+                    )
+            if d.scale != 1.0 or d.shift_min != 0.0:
+                problems.append(
+                    "demand: an MDRP instance replays its orders as they are (scale 1, "
+                    "shift_min 0): its solution names each order once, at its own times"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -11,14 +11,19 @@ The columns are documented in ``docs/real-data.md``.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from reference_api.geo import PLANAR_BOUND_M
+from reference_api.money import MAX_PRICE
 
 if TYPE_CHECKING:  # pandas is imported where files are read or written, not with the schema
     import pandas as pd
@@ -35,8 +40,6 @@ CSV_NAMES = {
 }
 #: Payment methods an order log may name (the API's, D3).
 PAYMENTS = ("cod", "online")
-#: Largest planar coordinate accepted, metres (the API's bound in planar geometry).
-PLANAR_MAX_M = 1e8
 
 
 class TraceError(ValueError):
@@ -80,7 +83,7 @@ class OrderTrace:
 
 
 @dataclass(frozen=True)
-class Shift:
+class RosterShift:
     on_s: float
     off_s: float
     lat: float
@@ -92,7 +95,7 @@ class Roster:
     """One entry per rider (first appearance order); a rider may work several shifts."""
 
     ids: tuple[str, ...]
-    shifts: tuple[tuple[Shift, ...], ...]
+    shifts: tuple[tuple[RosterShift, ...], ...]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -100,16 +103,28 @@ class Roster:
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a scenario read from its files, with the file names it came from."""
+    """What a scenario read from its data files."""
 
     orders: OrderTrace | None = None
     restaurants: Places | None = None
     roster: Roster | None = None
-    #: field path ("demand.orders_file") -> file path as read
-    files: tuple[tuple[str, str], ...] = ()
 
 
 # ----------------------------------------------------------------------------- reading
+def _check_widths(path: Path, sep: str) -> None:
+    """Refuse a row with more cells than the header unless the extra ones are empty (a
+    trailing separator), so no value in a file is silently dropped."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        rows = csv.reader(f, delimiter=sep)
+        header = next(rows, [])
+        for i, row in enumerate(rows, start=1):
+            if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
+                raise TraceError(
+                    f"{path}: row {i}: {len(row)} cells but the header names {len(header)} "
+                    f"columns (extra: {row[len(header)]!r})"
+                )
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV (``,``; ``.tsv``/``.txt``: tab) or Parquet file, every CSV cell as text so the
     checks below see exactly what was written."""
@@ -122,9 +137,31 @@ def read_table(path: Path) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
         sep = "\t" if suffix in (".tsv", ".txt") else ","
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+        _check_widths(path, sep)
+        with warnings.catch_warnings():
+            # index_col=False: a trailing separator must not turn the first column into the
+            # index (and pandas warns that the empty cell it drops is lost: it was empty)
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            return pd.read_csv(
+                path,
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                index_col=False,
+            )
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise TraceError(f"{path}: cannot be read as a table: {exc}") from None
+
+
+def _missing(value: object) -> bool:
+    """A cell with nothing in it: None, NaN, or pandas' NA/NaT (a Parquet null)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT
+    except TypeError:  # pandas.NA refuses to be a bool
+        return True
 
 
 class _Checker:
@@ -151,7 +188,8 @@ class _Checker:
             raise TraceError(f"{self.source}: no rows")
 
     def text(self, column: str) -> list[str]:
-        values = [str(v).strip() for v in self.frame[column].tolist()]
+        raw = self.frame[column].tolist()
+        values = ["" if _missing(v) else str(v).strip() for v in raw]
         for i, v in enumerate(values):
             if not v or v.lower() == "nan":
                 raise self.fail(i, column, "empty")
@@ -168,13 +206,15 @@ class _Checker:
     ) -> FloatArray:
         out = np.empty(len(self.frame), dtype=np.float64)
         for i, raw in enumerate(self.frame[column].tolist()):
-            text = "" if raw is None else str(raw).strip()
-            if optional and text in ("", "nan", "NaN"):
-                out[i] = math.nan
-                continue
+            text = "" if _missing(raw) else str(raw).strip()
+            if text in ("", "nan", "NaN"):
+                if optional:
+                    out[i] = math.nan
+                    continue
+                raise self.fail(i, column, "empty")
             try:
-                value = float(raw) if not isinstance(raw, str) else float(text)
-            except ValueError:
+                value = float(raw) if isinstance(raw, int | float) else float(text)
+            except (TypeError, ValueError):
                 raise self.fail(i, column, f"expected a number, got {text!r}") from None
             if not math.isfinite(value):
                 raise self.fail(i, column, f"expected a finite number, got {text!r}")
@@ -188,8 +228,8 @@ class _Checker:
         """``(lat, lon)``: degrees, or y and x metres in a planar city."""
         if planar:
             self.require("x", "y")
-            x = self.number("x", lo=0.0, hi=PLANAR_MAX_M, what="metres, 0 or more")
-            y = self.number("y", lo=0.0, hi=PLANAR_MAX_M, what="metres, 0 or more")
+            x = self.number("x", lo=0.0, hi=PLANAR_BOUND_M, what="metres, 0 or more")
+            y = self.number("y", lo=0.0, hi=PLANAR_BOUND_M, what="metres, 0 or more")
             return y, x
         self.require("lat", "lon")
         return self.number("lat", lo=-90, hi=90), self.number("lon", lo=-180, hi=180)
@@ -223,7 +263,10 @@ def orders_from(
     ids = c.text("order") if c.has("order") else [str(i + 1) for i in range(n)]
     c.unique("order", ids)
     placed = c.number(
-        "placed_min", lo=0.0, hi=period_min, what=f"within the period (0 to {period_min:g} min)"
+        "placed_min",
+        lo=0.0,
+        hi=math.nextafter(period_min, 0.0),
+        what=f"within the period (0 to before {period_min:g} min)",
     )
     index = {rid: k for k, rid in enumerate(restaurants.ids)}
     names = c.text("restaurant")
@@ -257,7 +300,9 @@ def orders_from(
                 raise c.fail(i, "payment", f"expected one of {', '.join(PAYMENTS)}, got {m!r}")
         online = np.array([m == "online" for m in methods], dtype=bool)
     basket = (
-        c.number("basket", lo=0.01, hi=1e7, what="a positive amount") if c.has("basket") else None
+        c.number("basket", lo=0.01, hi=float(MAX_PRICE), what=f"from 0.01 to {MAX_PRICE}")
+        if c.has("basket")
+        else None
     )
     order = np.argsort(placed, kind="stable")
     pick: Callable[[Any], Any] = lambda a: None if a is None else a[order]  # noqa: E731
@@ -288,7 +333,7 @@ def roster_from(frame: pd.DataFrame, source: str, *, planar: bool, period_min: f
         if off[i] <= on[i]:
             raise c.fail(i, "off_min", f"must be later than on_min ({off[i]:g} <= {on[i]:g})")
         rows.setdefault(rid, []).append(i)
-    shifts: list[tuple[Shift, ...]] = []
+    shifts: list[tuple[RosterShift, ...]] = []
     for rid, idx in rows.items():
         idx.sort(key=lambda i: on[i])
         for a, b in itertools.pairwise(idx):
@@ -296,7 +341,7 @@ def roster_from(frame: pd.DataFrame, source: str, *, planar: bool, period_min: f
                 raise c.fail(b, "on_min", f"courier {rid!r}: overlaps the shift in row {a + 1}")
         shifts.append(
             tuple(
-                Shift(float(on[i]) * 60.0, float(off[i]) * 60.0, float(lat[i]), float(lon[i]))
+                RosterShift(float(on[i]) * 60.0, float(off[i]) * 60.0, float(lat[i]), float(lon[i]))
                 for i in idx
             )
         )
@@ -313,8 +358,8 @@ def replayed_rows(
     """Which order-log rows are placed and when (seconds from the period's start): each row
     ``floor(scale)`` times, once more with probability ``frac(scale)`` (thinning below 1,
     duplicating above), moved by ``shift_min``; rows moved out of the period are dropped.
-    Copies of a row are placed at its time. The simulation and the load test both replay a log
-    this way."""
+    Copies of a row are placed at its time. The simulation replays a log this way, and the load
+    test takes its arrival times from here (its restaurants and customers are the target's)."""
     n = len(trace)
     whole, frac = divmod(scale, 1.0)
     copies = np.full(n, int(whole), dtype=np.int64)
@@ -333,8 +378,11 @@ def _position_columns(lat: FloatArray, lon: FloatArray, planar: bool) -> dict[st
 
 def _plain(values: FloatArray) -> list[Any]:
     """Whole numbers as integers (so an MDRP file stays in its own integers), others as the
-    shortest text that reads back to the same float."""
-    return [int(v) if v == int(v) and abs(v) < 2**53 else float(v) for v in values.tolist()]
+    shortest text that reads back to the same float; NaN (not given) as an empty cell."""
+    return [
+        None if v != v else int(v) if v == int(v) and abs(v) < 2**53 else float(v)
+        for v in values.tolist()
+    ]
 
 
 def restaurants_frame(places: Places, planar: bool) -> pd.DataFrame:
@@ -353,9 +401,9 @@ def orders_frame(trace: OrderTrace, restaurants: Places, planar: bool) -> pd.Dat
     for k, v in _position_columns(trace.lat, trace.lon, planar).items():
         data[k] = _plain(v)
     if not np.isnan(trace.ready_s).all():
-        data["ready_min"] = [None if math.isnan(v) else v for v in _plain(trace.ready_s / 60.0)]
+        data["ready_min"] = _plain(trace.ready_s / 60.0)
     elif not np.isnan(trace.prep_s).all():
-        data["prep_min"] = [None if math.isnan(v) else v for v in _plain(trace.prep_s / 60.0)]
+        data["prep_min"] = _plain(trace.prep_s / 60.0)
     if trace.online is not None:
         data["payment"] = [PAYMENTS[int(b)] for b in trace.online.tolist()]
     if trace.basket is not None:

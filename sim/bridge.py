@@ -97,7 +97,10 @@ def open_service(
         2.0, max(0.25, math.sqrt(city.area_km2 / max(1.0, s.rider_count / 3)))
     )
     chosen = s.dispatch.spec()
-    grid = {"cell_km": cell, "ref_lat": s.city.center_lat}
+    # the projection's latitude: the city's centre, or where a restaurants file puts them
+    places = None if s.inputs is None else s.inputs.restaurants
+    ref_lat = s.city.center_lat if places is None or s.city.planar else float(places.lat.mean())
+    grid = {"cell_km": cell, "ref_lat": max(-89.0, min(89.0, ref_lat))}
     spec = DispatchSpec(chosen.policy, {**chosen.options, **grid})
     store = MemoryStore()
     policy = policy_for(s)

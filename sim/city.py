@@ -1,5 +1,8 @@
 """The city: where kitchens are, where customers live, where riders start, and which kitchens
-each customer orders from. Built once per replication from the ``city`` and ``riders`` streams."""
+each customer orders from. Built once per replication from the ``city`` stream (vendors and
+customers) and the ``riders`` stream (rider starts), each entity by its index
+(``sim.streams.entity_uniforms``): vendor, customer or rider ``i`` is placed at the same spot
+whatever the counts, so a sweep over one count leaves every other entity where it was."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from scipy.spatial import cKDTree
 
 from reference_api.geo import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQUATOR
 from scenarios.schema import Hotspot, Scenario
+from sim.streams import by_share, entity_uniforms
 
 FloatArray = np.ndarray[tuple[int], np.dtype[np.float64]]
 IntMatrix = np.ndarray[tuple[int, int], np.dtype[np.int64]]
@@ -30,13 +34,16 @@ class City:
 
 
 def _points(
-    spots: list[Hotspot], n: int, rng: np.random.Generator
+    spots: list[Hotspot], n: int, parent: np.random.Generator, kind: str
 ) -> tuple[FloatArray, FloatArray]:
-    """Uniform points in discs around weighted hotspots."""
+    """Uniform points in discs around weighted hotspots, rounded to 6 decimals. Point ``i``
+    takes three uniforms of its own (hotspot, radius, angle), so it depends only on the
+    stream, ``kind`` and ``i``, never on ``n``."""
+    u = entity_uniforms(parent, kind, n, 3).reshape(n, 3)
     weights = np.array([s.weight for s in spots], dtype=float)
-    which = rng.choice(len(spots), size=n, p=weights / weights.sum())
-    radius = np.array([s.radius_km for s in spots])[which] * np.sqrt(rng.random(n))
-    angle = rng.random(n) * 2 * math.pi
+    which = by_share(u[:, 0], weights)
+    radius = np.array([s.radius_km for s in spots])[which] * np.sqrt(u[:, 1])
+    angle = u[:, 2] * 2 * math.pi
     lat0 = np.array([s.lat for s in spots])[which]
     lon0 = np.array([s.lon for s in spots])[which]
     lat = lat0 + radius * np.cos(angle) / KM_PER_DEG_LAT
@@ -54,16 +61,20 @@ def default_spots(scenario: Scenario) -> tuple[list[Hotspot], list[Hotspot]]:
 def build_city(
     scenario: Scenario, city_rng: np.random.Generator, rider_rng: np.random.Generator
 ) -> City:
+    """Vendors and customers from ``city_rng``'s seeds, rider starts from ``rider_rng``'s, each
+    kind addressed separately so no count shifts another kind's draws. Only the generators'
+    seeds are read: their own draws are left untouched."""
     if scenario.inputs is not None and scenario.inputs.orders is not None:
         return _city_of_files(scenario)
     rest, cust = default_spots(scenario)
-    vlat, vlon = _points(rest, scenario.vendor_count, city_rng)
-    clat, clon = _points(cust, scenario.customer_count, city_rng)
-    rlat, rlon = _points(rest, scenario.rider_count, rider_rng)
+    vlat, vlon = _points(rest, scenario.vendor_count, city_rng, "vendors")
+    clat, clon = _points(cust, scenario.customer_count, city_rng, "customers")
     roster = None if scenario.inputs is None else scenario.inputs.roster
     if roster is not None:  # riders start where the roster says
         rlat = np.array([shifts[0].lat for shifts in roster.shifts])
         rlon = np.array([shifts[0].lon for shifts in roster.shifts])
+    else:
+        rlat, rlon = _points(rest, scenario.rider_count, rider_rng, "riders")
     coslat = math.cos(math.radians(scenario.city.center_lat))
     vendors_xy = np.column_stack((vlon * coslat, vlat))
     customers_xy = np.column_stack((clon * coslat, clat))

@@ -90,8 +90,13 @@ def _share(mask: np.ndarray[Any, np.dtype[np.bool_]], base: int) -> float:
 
 
 def replication_kpis(
-    orders: pa.Table, utilisation: Mapping[str, float], scenario: Scenario
+    orders: pa.Table,
+    utilisation: Mapping[str, float],
+    scenario: Scenario,
+    trials: dict[str, float] | None = None,
 ) -> dict[str, float]:
+    """The replication's KPIs. ``trials``, when given, receives the denominator of each share
+    of orders (``SHARES``), so summaries can pool shares over replications as proportions."""
     window = orders.column("in_window").to_numpy(zero_copy_only=False).astype(bool)
     t = orders.filter(pa.array(window))
     status = _labels(t, "final_status")
@@ -109,6 +114,9 @@ def replication_kpis(
     }
     k["in_flight_at_end"] = float(((status != "DELIVERED") & (reason == "")).sum())
     k["delivered_share"] = k["delivered"] / n if n else math.nan
+    k["cancellation_rate"] = k["cancelled"] / n if n else math.nan
+    k["rejection_rate"] = k["rejected"] / n if n else math.nan
+    k["payment_failure_rate"] = k["payment_failed"] / n if n else math.nan
     for name, a, b in PHASE_SPANS:
         span = (_col(t, b) - _col(t, a)) / 60.0
         span = span[~np.isnan(span)]
@@ -161,30 +169,76 @@ def replication_kpis(
     # orders over trips: each order of a bundle of n is 1/n of a trip
     k["orders_per_bundle"] = float(size.size / (1.0 / size).sum()) if size.size else math.nan
     k["bundled_share"] = _share(size > 1, int(size.size))
+    if trials is not None:
+        trials.update(
+            {
+                "delivered_share": float(n),
+                "cancellation_rate": float(n),
+                "rejection_rate": float(n),
+                "payment_failure_rate": float(n),
+                "late_share": float(late.size),
+                "sla_breach_click_to_door": float(c2d.size),
+                "sla_breach_click_to_confirm": float(c2c.size),
+                "sla_breach_rider_wait": float(wait.size),
+                "bundled_share": float(size.size),
+            }
+        )
     for name in ("dispatch_decisions", "dispatch_pairs_costed"):
         k[name] = utilisation.get(name, math.nan)
     return k
 
 
-def confidence(values: Sequence[float], level: float = 0.95) -> dict[str, Any]:
-    """Mean and Student-t interval of replication values (NaNs, e.g. a percentile of nothing,
-    are left out; the interval is null below two values)."""
-    xs = np.array([v for v in values if not math.isnan(v)], dtype=float)
-    n = int(xs.size)
-    if n == 0:
-        return {"mean": None, "ci_low": None, "ci_high": None, "half_width": None, "n": 0}
-    mean = float(xs.mean())
-    if n < 2:
-        return {"mean": mean, "ci_low": None, "ci_high": None, "half_width": None, "n": n}
-    from scipy import stats  # here: the reports import this module for HEADLINE and json_ready
-
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * xs.std(ddof=1) / math.sqrt(n))
-    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "half_width": half, "n": n}
+#: KPIs that may fall below zero (early deliveries make lateness negative).
+SIGNED_KPIS = frozenset({"lateness_mean_min", "lateness_p95_min"})
 
 
-def aggregate(per_replication: Sequence[Mapping[str, float]]) -> dict[str, dict[str, Any]]:
+def kpi_range(name: str) -> tuple[float, float]:
+    """The values a KPI can take, which its interval must not leave: shares and time shares
+    0..1, signed KPIs anything, every other KPI (waits, counts, rates) 0 or more."""
+    if name in SIGNED_KPIS:
+        return -math.inf, math.inf
+    if (
+        name.endswith(("_share", "_rate", "_utilisation"))
+        or name.startswith("sla_breach_")
+        or name in ("mdrp_courier_utilisation",)
+    ):
+        return 0.0, 1.0
+    return 0.0, math.inf
+
+
+def confidence(values: Sequence[float], level: float = 0.95, name: str = "") -> dict[str, Any]:
+    """Mean and Student-t interval of replication values, clipped to the KPI's range (NaNs,
+    e.g. a percentile of nothing, are left out; the interval is null below two values)."""
+    from sim.stats import mean_interval  # here: the reports import this module for HEADLINE
+
+    lo, hi = kpi_range(name)
+    return mean_interval(values, level, lo, hi).as_dict()
+
+
+def aggregate(
+    per_replication: Sequence[Mapping[str, float]],
+    trials: Sequence[Mapping[str, float]] | None = None,
+    level: float = 0.95,
+) -> dict[str, dict[str, Any]]:
+    """Every KPI's estimate and interval over replications: a share of orders whose
+    denominators ``trials`` holds is pooled as a proportion (Wilson on an effective sample
+    size, ``sim.stats.share_interval``); any other KPI gets a Student-t interval clipped to its
+    range (``kpi_range``)."""
+    from sim.stats import share_interval
+
     names = list(per_replication[0])
-    return {name: confidence([k[name] for k in per_replication]) for name in names}
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        values = [k[name] for k in per_replication]
+        if trials and all(name in t for t in trials):
+            counts = [t[name] for t in trials]
+            successes = [v * n if v == v else math.nan for v, n in zip(values, counts, strict=True)]
+            # a share times its count is a whole number up to rounding: put it back on one
+            successes = [round(x) if x == x else x for x in successes]
+            out[name] = share_interval(successes, counts, level).as_dict()
+        else:
+            out[name] = confidence(values, level, name)
+    return out
 
 
 def json_ready(value: Any, digits: int = 6, *, significant: bool = False) -> Any:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from reference_api.geo import Geometry
 from scenarios.schema import Scenario
 
 FILES = (
@@ -167,11 +168,6 @@ def _moves(
     ]
 
 
-def _ride_min(a: tuple[float, float], b: tuple[float, float], metres_per_minute: float) -> float:
-    """The evaluator's travel time: ``ceil(sqrt(dx^2 + dy^2) / metres_per_minute)``."""
-    return float(math.ceil(math.sqrt((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) / metres_per_minute))
-
-
 def _kpis(
     s: Scenario, assignments: list[Assignment], deliveries: list[Delivery], moves: list[Move]
 ) -> dict[str, float]:
@@ -189,9 +185,13 @@ def _kpis(
     pickup_min = fl.pickup_service.mean_s / 60.0
     dropoff_min = fl.dropoff_service.mean_s / 60.0
     driving = dict.fromkeys(roster.ids, 0.0)
+    ride = Geometry(metres_per_minute=s.city.metres_per_minute).seconds  # the evaluator's too
     for m in moves:
-        origin = starts[m.courier] if m.origin == "0" else where[m.origin]
-        driving[m.courier] += _ride_min(origin, where[m.destination], s.city.metres_per_minute)
+        (x0, y0), (x1, y1) = (
+            starts[m.courier] if m.origin == "0" else where[m.origin],
+            where[m.destination],
+        )
+        driving[m.courier] += ride(y0, x0, y1, x1) / 60.0
     served = dict.fromkeys(roster.ids, 0)
     for d in deliveries:
         served[d.courier] += 1

@@ -138,10 +138,17 @@ class Fleet:
                         else:
                             yield from self._deliver_bundle(r, recs)
                     self._flush()
+            # the next shift the rider can still work (a delivery may have run past some)
+            while r.later and r.later[0][1] <= env.now:
+                r.later.pop(0)
             if not r.later:
                 return
             start, end, lat, lon = r.later.pop(0)
-            r.shift_start, r.shift_end, r.lat, r.lon, r.where = start, end, lat, lon, -1
+            r.shift_start, r.shift_end, r.where = start, end, -1
+            # a roster's shift starts where it says, unless the rider is late for it (then
+            # where they are, as a staffing's always does)
+            if lat == lat and env.now <= start:
+                r.lat, r.lon = lat, lon
 
     def _on_duty(self, r: RiderState) -> None:
         """The rider goes on duty where they are; a roster's rider says when the shift ends."""

@@ -47,6 +47,26 @@ def default_out(prefix: str, scenario: str, seed: int) -> Path:
     return Path("runs") / f"{prefix}-{scenario}-s{seed}"
 
 
+def replications_table(outputs: Sequence[ReplicationOutput]) -> pa.Table:
+    """Every KPI of every replication, tidy: one row per (replication, kpi) with its value
+    (NaN where a KPI has no value in a replication, e.g. a percentile of no orders)."""
+    reps: list[int] = []
+    names: list[str] = []
+    values: list[float] = []
+    for o in outputs:
+        for name, value in o.kpis.items():
+            reps.append(o.replication)
+            names.append(name)
+            values.append(float(value))
+    return pa.table(
+        {
+            "replication": pa.array(reps, pa.int32()),
+            "kpi": pa.array(names, pa.string()).dictionary_encode(),
+            "value": pa.array(values, pa.float64()),
+        }
+    )
+
+
 def summary(
     loaded: LoadedScenario, seed: int, outputs: Sequence[ReplicationOutput]
 ) -> dict[str, Any]:
@@ -58,7 +78,7 @@ def summary(
         "replications": len(outputs),
         "window_s": [p.warmup_min * 60, p.duration_s - p.cooldown_min * 60],
         "confidence_level": 0.95,
-        "kpis": aggregate([o.kpis for o in outputs]),
+        "kpis": aggregate([o.kpis for o in outputs], [o.trials for o in outputs]),
         "per_replication": [{"replication": o.replication, **o.kpis} for o in outputs],
         "sla": s.sla.model_dump(mode="json"),
         "thresholds": dict(s.thresholds),
@@ -90,13 +110,18 @@ def write_simulation(
     seed: int,
     outputs: Sequence[ReplicationOutput],
     tables: dict[str, pa.Table],
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The run directory; ``extra`` adds sections to ``summary.json`` (``precision``: why a
+    sequential run stopped; ``warmup``: the MSER-5 check)."""
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for name in TABLES:
         write_parquet(tables[name], out / f"{name}.parquet")
         files.append(f"{name}.parquet")
-    result = summary(loaded, seed, outputs)
+    write_parquet(replications_table(outputs), out / "replications.parquet")
+    files.append("replications.parquet")
+    result = {**summary(loaded, seed, outputs), **(extra or {})}
     write_json(result, out / "summary.json")
     files += write_scenario_copy(loaded, out)
     first = outputs[0].mdrp if outputs else None

@@ -7,15 +7,15 @@ only how long a run takes, never its output.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 from tqdm import tqdm
 
 from scenarios.schema import Scenario
+from sim.executors import usable_cpus
 from sim.kpis import replication_kpis
 from sim.mdrp import Solution, solution
 from sim.model import Model
@@ -34,6 +34,8 @@ class ReplicationOutput:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     #: the replication as an MDRP solution (scenarios with an ``[mdrp]`` table)
     mdrp: Solution | None = None
+    #: the denominator of each share KPI (orders it is a share of), for pooled intervals
+    trials: dict[str, float] = field(default_factory=dict)
 
 
 def simulate_replication(
@@ -49,16 +51,19 @@ def simulate_replication(
     result = model.run()
     rec = result.recorder
     orders = rec.orders()
+    trials: dict[str, float] = {}
     out = ReplicationOutput(
         replication,
-        replication_kpis(orders, result.utilisation, scenario),
+        replication_kpis(orders, result.utilisation, scenario, trials),
         result.placed,
         result.end_time,
+        trials=trials,
     )
     if scenario.mdrp is not None:
         assert model.plan.rows is not None  # an MDRP scenario replays its order log
         out.mdrp = solution(scenario, model.plan.rows, orders, rec.moves())
         out.kpis.update(out.mdrp.kpis)
+        out.trials["mdrp_undelivered_share"] = out.mdrp.kpis["mdrp_orders"]
     if with_tables:
         out.tables = tables_of(rec, orders)
     return out
@@ -78,21 +83,34 @@ def tables_of(rec: Recorder, orders: pa.Table) -> dict[str, pa.Table]:
 
 
 def default_jobs(tasks: int) -> int:
-    return max(1, min(tasks, os.cpu_count() or 1))
+    return max(1, min(tasks, usable_cpus()))
 
 
 def run_many(
     tasks: Sequence[tuple[Scenario, int, int]],
     *,
-    jobs: int,
+    jobs: int = 1,
     with_tables: bool,
     desc: str,
     show_progress: bool = True,
+    executor: Executor | None = None,
 ) -> list[ReplicationOutput]:
-    """Run ``(scenario, seed, replication)`` tasks; results come back in task order."""
+    """Run ``(scenario, seed, replication)`` tasks; results come back in task order. With an
+    ``executor`` (a process pool, a Dask cluster's) the tasks go there; without one, ``jobs``
+    above 1 starts a process pool for this call, and 1 runs them here with progress in
+    simulated minutes."""
+    if executor is None and jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            return run_many(
+                tasks,
+                with_tables=with_tables,
+                desc=desc,
+                show_progress=show_progress,
+                executor=pool,
+            )
     results: list[ReplicationOutput | None] = [None] * len(tasks)
-    if jobs <= 1:
-        span = max(s.period.duration_s for s, _, _ in tasks) / 60.0
+    if executor is None:
+        span = max(s.period.duration_s for s, _, _ in tasks) / 60.0 if tasks else 0.0
         with tqdm(
             total=round(span * len(tasks)),
             desc=desc,
@@ -111,12 +129,9 @@ def run_many(
                 results[i] = simulate_replication(scenario, seed, rep, with_tables, tick)
                 tick(span * 60.0)
     else:
-        with (
-            ProcessPoolExecutor(max_workers=jobs) as pool,
-            tqdm(total=len(tasks), desc=desc, unit="rep", disable=not show_progress) as bar,
-        ):
+        with tqdm(total=len(tasks), desc=desc, unit="rep", disable=not show_progress) as bar:
             futures = {
-                pool.submit(simulate_replication, s, seed, rep, with_tables): i
+                executor.submit(simulate_replication, s, seed, rep, with_tables): i
                 for i, (s, seed, rep) in enumerate(tasks)
             }
             for fut in as_completed(futures):

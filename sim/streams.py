@@ -4,6 +4,12 @@ Replication ``r`` uses child ``r`` of ``SeedSequence(seed)``; inside it each com
 own named child, always in the order of ``STREAMS``. So two runs that differ only in fleet size
 draw the same arrivals, the same prep times and the same customer decisions for the same order
 (common random numbers), and adding a stream at the end never shifts the others.
+
+Entities (vendors, customers, riders) are addressed the same way, one level down: entity ``i``
+of a kind takes its draws from block ``i // ENTITY_BLOCK`` of that kind, and each block has a
+seed of its own (``entity_block``). So entity ``i`` gets the same attributes whatever the
+counts: a fleet of ``N + 1`` riders is the fleet of ``N`` plus one, and more vendors never move
+a customer's home.
 """
 
 from __future__ import annotations
@@ -27,6 +33,15 @@ STREAMS = (
     "refunds",
 )
 
+#: Entities drawn by index, each kind from its own seeds under its parent stream. Like
+#: ``STREAMS``, only ever append: a kind's position is part of its seeds.
+ENTITY_KINDS = ("vendors", "customers", "riders", "shifts")
+#: Entities per block: block ``b`` holds entities ``b * ENTITY_BLOCK`` up to the next block's.
+ENTITY_BLOCK = 4096
+
+FloatArray = np.ndarray[tuple[int], np.dtype[np.float64]]
+IntArray = np.ndarray[tuple[int], np.dtype[np.int64]]
+
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
     """Child ``replication`` of ``SeedSequence(seed)`` (what ``spawn`` would hand out)."""
@@ -36,6 +51,39 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
 def streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
     children = replication_seed(seed, replication).spawn(len(STREAMS))
     return {name: np.random.default_rng(ss) for name, ss in zip(STREAMS, children, strict=True)}
+
+
+def entity_block(parent: np.random.Generator, kind: str, block: int) -> np.random.Generator:
+    """The generator of block ``block`` of entity ``kind``, seeded from ``parent``'s seed plus
+    the kind and block in its spawn key. It is addressed, not spawned: it never consumes
+    ``parent``'s draws nor depends on which blocks (or kinds) were asked for before."""
+    ss = parent.bit_generator.seed_seq
+    assert isinstance(ss, np.random.SeedSequence), "streams are seeded from a SeedSequence"
+    key = (*ss.spawn_key, ENTITY_KINDS.index(kind), block)
+    child = np.random.SeedSequence(ss.entropy, spawn_key=key, pool_size=ss.pool_size)
+    return np.random.default_rng(child)
+
+
+def entity_uniforms(parent: np.random.Generator, kind: str, n: int, per: int) -> FloatArray:
+    """``per`` uniforms on [0, 1) for each of entities ``0 .. n - 1``, flattened entity-major
+    (entity ``i``'s are ``[i * per, (i + 1) * per)``). Each block draws all ``ENTITY_BLOCK``
+    entities' uniforms whatever ``n`` is, so entity ``i``'s values depend only on the parent's
+    seed, the kind and ``i``."""
+    blocks = [
+        entity_block(parent, kind, b).random(ENTITY_BLOCK * per)
+        for b in range(-(-n // ENTITY_BLOCK))
+    ]
+    drawn: FloatArray = np.concatenate(blocks) if blocks else np.zeros(0)
+    return drawn[: n * per]
+
+
+def by_share(u: FloatArray, shares: FloatArray) -> IntArray:
+    """Index ``k`` with probability ``shares[k] / shares.sum()`` for each uniform in ``u``: the
+    inverse of the cumulative shares, so an entity's pick depends only on its own uniform."""
+    cdf = np.cumsum(shares, dtype=float)
+    cdf /= cdf[-1]  # the last bin ends at exactly 1.0, so u < 1 always lands in a bin
+    picked: IntArray = np.searchsorted(cdf, u, side="right").astype(np.int64)
+    return picked
 
 
 def service_rng(gen: np.random.Generator) -> random.Random:

@@ -3,6 +3,7 @@ registered with the service and given the actor the model calls the API as."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from reference_api.service import OrderService
 from scenarios.schema import Scenario, clock_seconds
 from sim.city import City
 from sim.records import RiderState
+from sim.streams import by_share, entity_uniforms
 
 
 @dataclass(slots=True)
@@ -39,7 +41,7 @@ def build_world(
     rider_rng: np.random.Generator,
 ) -> World:
     """Vendors, customers and riders in index order, with their fixture ids; each rider draws
-    one of the scenario's shifts (by share) from ``rider_rng``."""
+    one of the scenario's shifts (by share) from ``rider_rng``'s seeds, by its index."""
     vendors: list[Vendor] = []
     restaurants: list[Actor] = []
     for i in range(s.vendor_count):
@@ -75,7 +77,8 @@ def _shifts(
 ) -> list[tuple[float, float, list[tuple[float, float, float, float]]]]:
     """Each rider's first shift ``(start, end)`` in seconds from the period's start, and any
     later ones as ``(start, end, lat, lon)``: from the roster, or one of the scenario's shifts
-    drawn by share (one covering the period when there are none)."""
+    drawn by share (one covering the period when there are none). Rider ``i``'s shift is its
+    own uniform through the cumulative shares, so adding a rider never changes another's."""
     roster = None if s.inputs is None else s.inputs.roster
     if roster is not None:
         return [
@@ -83,9 +86,17 @@ def _shifts(
             for sh in roster.shifts
         ]
     shifts, period, n = s.fleet.shifts, s.period, s.rider_count
+    if s.fleet.staffing is not None:  # riders per hour: rider i works the hours where i < s_h
+        from sim.staffing import staffing_shifts
+
+        spans_of = staffing_shifts(s.fleet.staffing, period.duration_s)
+        return [
+            (first[0], first[1], [(a, b, math.nan, math.nan) for a, b in rest])
+            for first, *rest in spans_of
+        ]
     if shifts:
         shares = np.array([sh.share for sh in shifts], dtype=float)
-        which = rider_rng.choice(len(shifts), size=n, p=shares / shares.sum())
+        which = by_share(entity_uniforms(rider_rng, "shifts", n, 1), shares)
         spans = [
             (clock_seconds(sh.start) - period.start_s, clock_seconds(sh.end) - period.start_s)
             for sh in shifts

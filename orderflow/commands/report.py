@@ -2,7 +2,7 @@
 
 Exit codes: 0 every threshold holds (or none is set), 1 bad input (a run directory missing a file,
 a threshold that does not parse), 2 usage, 3 at least one threshold breached
-(``reports.thresholds.BREACH_EXIT_CODE``), so CI can gate on a run.
+(``scenarios.thresholds.BREACH_EXIT_CODE``), so CI can gate on a run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "report",
         help="write an HTML report, summary.json and CSV tables for a run directory",
         description="Build a self-contained HTML report with summary.json and CSV tables for a "
-        "simulation, sweep or load-test run directory, and check its thresholds. Exit code 3 "
+        "simulation, sweep, plan or load-test run directory, and check its thresholds. Exit code 3 "
         "when a threshold is breached, 1 on bad input.",
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory (manifest.json)")
@@ -50,8 +50,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from reports.check import print_evaluation
     from reports.rundir import RunDirError
-    from reports.thresholds import BREACH_EXIT_CODE, ThresholdError, parse_flag
     from reports.timebuckets import parse_percentiles
+    from scenarios.thresholds import BREACH_EXIT_CODE, ThresholdError, parse_flag
 
     try:
         flags = [parse_flag(t) for t in args.threshold]

@@ -23,7 +23,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="evaluate the scenario's [thresholds] afterwards; exit 3 if any is breached",
     )
+    add_precision(p)
     p.set_defaults(handler=run)
+
+
+def add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--precision",
+        metavar="REL",
+        help="sequential replications: run batches until every --precision-kpi's 95%% "
+        "interval half-width is within REL of its mean (e.g. 5%%), or --max-replications",
+    )
+    p.add_argument(
+        "--precision-kpi",
+        action="append",
+        default=[],
+        metavar="KPI",
+        help="a KPI --precision applies to (repeatable; default: the scenario's threshold "
+        "metrics, else click_to_door_p95_min)",
+    )
+    p.add_argument(
+        "--max-replications",
+        type=int,
+        metavar="N",
+        help=f"upper bound for --precision (default {40})",
+    )
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -41,13 +65,27 @@ def add_common(p: argparse.ArgumentParser) -> None:
         metavar="PATH=VALUE",
         help="override a scenario field, e.g. --set fleet.riders=40 (repeatable)",
     )
-    p.add_argument("--jobs", "-j", type=int, help="worker processes (default: min(reps, CPUs))")
+    p.add_argument(
+        "--jobs", "-j", type=int, help="worker processes (default: min(reps, usable CPUs))"
+    )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run replications on a Dask cluster: a scheduler address (tcp://host:8786) or "
+        "local:N to start N local worker processes; results are the same bytes as a local run",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def check_counts(args: argparse.Namespace) -> str | None:
-    for name in ("replications", "jobs"):
-        value = getattr(args, name)
+    from sim.executors import check_dask
+
+    if getattr(args, "dask", None):
+        problem = check_dask(args.dask)
+        if problem:
+            return problem
+    for name in ("replications", "jobs", "max_replications"):
+        value = getattr(args, name, None)
         if value is not None and value < 1:
             return f"--{name}: must be >= 1 (got {value})"
     if args.seed is not None and args.seed < 0:
@@ -100,11 +138,27 @@ def mdrp_table(kpis: dict[str, dict[str, Any]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from scenarios import ScenarioError, load_scenario
+    from sim.executors import ExecutorError, executor_for
+    from sim.mdrp import MdrpSolutionError
     from sim.model import SimulationBug
     from sim.rundir import default_out, write_simulation
     from sim.runner import combine, default_jobs, run_many
+    from sim.sequential import (
+        BATCH,
+        DEFAULT_MAX_REPLICATIONS,
+        parse_precision,
+        precision_kpis,
+        replicate,
+        warmup_check,
+    )
 
     problem = check_counts(args)
+    target = None
+    if problem is None and args.precision is not None:
+        try:
+            target = parse_precision(args.precision)
+        except ValueError as exc:
+            problem = str(exc)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -116,27 +170,67 @@ def run(args: argparse.Namespace) -> int:
     s = loaded.scenario
     seed = s.seed if args.seed is None else args.seed
     reps = args.replications or s.replications
-    jobs = args.jobs or default_jobs(reps)
+    max_reps = args.max_replications or DEFAULT_MAX_REPLICATIONS
+    jobs = args.jobs or default_jobs(max_reps if target is not None else reps)
     out = args.out or default_out("sim", s.name, seed)
-    tasks = [(s, seed, r) for r in range(reps)]
+    extra: dict[str, Any] = {}
     try:
-        outputs = run_many(
-            tasks,
-            jobs=jobs,
-            with_tables=True,
-            desc=f"simulate {s.name}",
-            show_progress=not args.quiet,
-        )
+        with executor_for(jobs, args.dask) as executor:
+
+            def batch(indices: list[int]) -> list[Any]:
+                return run_many(
+                    [(s, seed, r) for r in indices],
+                    jobs=jobs,
+                    with_tables=True,
+                    desc=f"simulate {s.name}",
+                    show_progress=not args.quiet,
+                    executor=executor,
+                )
+
+            if target is None:
+                outputs = batch(list(range(reps)))
+            else:
+                kpis = precision_kpis(s, args.precision_kpi)
+                outputs, stopping = replicate(
+                    batch,
+                    first=reps,
+                    target=target,
+                    kpis=kpis,
+                    max_replications=max_reps,
+                    batch=BATCH,
+                )
+                extra["precision"] = stopping.as_dict()
+    except KeyError as exc:
+        print(f"error: --precision-kpi {exc.args[0]}: not a KPI of this run", file=sys.stderr)
+        return 2
+    except ExecutorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
     except SimulationBug as exc:
         print(f"error: simulation bug: {exc}", file=sys.stderr)
         return 1
-    result = write_simulation(out, loaded, seed, outputs, combine(outputs))
+    except MdrpSolutionError as exc:
+        print(f"error: MDRP solution: {exc}", file=sys.stderr)
+        return 1
+    tables = combine(outputs)
+    extra["warmup"] = warmup_check(tables["resources"], s)
+    result = write_simulation(out, loaded, seed, outputs, tables, extra)
     placed = sum(o.placed for o in outputs)
-    print(f"\n{s.name}: seed {seed}, {reps} replication(s), {placed:,} orders placed")
+    print(f"\n{s.name}: seed {seed}, {len(outputs)} replication(s), {placed:,} orders placed")
     print(headline_table(result["kpis"]))
+    if "precision" in extra:
+        print(stopping.line())
+    warm = extra["warmup"]
+    if warm["short"]:
+        print(
+            f"warning: period.warmup_min is {warm['configured_min']:g} but MSER-5 on the "
+            f"orders in the system suggests {warm['suggested_min']:g} min; consider "
+            f"--set period.warmup_min={warm['suggested_min']:g}",
+            file=sys.stderr,
+        )
     print(
-        f"\nrun directory: {out}/ (orders, events, api_calls, resources, timeline .parquet; "
-        "summary.json, scenario.toml, manifest.json)"
+        f"\nrun directory: {out}/ (orders, events, api_calls, resources, timeline, "
+        "replications .parquet; summary.json, scenario.toml, manifest.json)"
     )
     if s.mdrp is not None:
         print(mdrp_table(result["kpis"]))

@@ -47,27 +47,36 @@ def test_stored_without_outputs_and_parameterised(name: str) -> None:
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
-def test_capacity_planning_picks_the_smallest_fleet(tmp_path: Path) -> None:
-    sweep_dir = tmp_path / "sweep"
+def test_capacity_planning_runs_the_plan_and_records_its_answer(tmp_path: Path) -> None:
+    plan_dir = tmp_path / "plan"
     nb = _run(
         "capacity_planning.ipynb",
         tmp_path / "capacity.ipynb",
-        riders="10:20:5",
-        replications=2,
-        out=str(sweep_dir),
-        thresholds={"sla_breach_click_to_door": "avg < 80%"},
+        sla=["wait_for_rider=avg < 2min"],
+        vary="fleet.riders=10:60",
+        replications=3,
+        max_replications=8,
+        out=str(plan_dir),
     )
-    table = pd.read_parquet(sweep_dir / "sweep.parquet").sort_values("fleet.riders")
-    meets = table[table["sla_breach_click_to_door"] < 0.8]
+    plan = json.loads((plan_dir / "plan.json").read_text())
+    answer = [
+        o["data"]["application/json"]
+        for c in nb.cells
+        if "recommendation" in c.metadata.get("tags", [])
+        for o in c.get("outputs", [])
+        if "application/json" in o.get("data", {})
+    ]
+    assert answer == [{"recommended": plan["recommended"], "met": plan["met"], "confidence": 0.95}]
     text = _text(nb)
-    if meets.empty:
-        assert "No fleet in the sweep meets every threshold" in text
+    if plan["met"]:
+        value = plan["recommended"]["fleet.riders"]
+        assert f"Recommended: fleet.riders = {value}" in text
+        tidy = pd.read_parquet(plan_dir / "candidates.parquet")
+        assert value in set(tidy["fleet_riders"])
     else:
-        confident = table[table["sla_breach_click_to_door.ci_high"] < 0.8]
-        expected = int((confident if not confident.empty else meets)["fleet.riders"].iloc[0])
-        assert f"Recommended fleet: {expected} riders" in text
+        assert "No setting in 10..60 meets every target" in text
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])), (
-        "the KPI chart was not drawn"
+        "the evidence chart was not drawn"
     )
 
 

@@ -16,7 +16,7 @@ from reports.build import ReportResult, build_report
 from reports.check import evaluate_run as check_run_evaluation
 from reports.rundir import RunDirError
 from reports.synthetic import write_load_run
-from reports.thresholds import BREACH_EXIT_CODE, parse_flag
+from scenarios.thresholds import BREACH_EXIT_CODE, parse_flag
 
 EP = "GET /api/orders/[id]/"
 

@@ -15,7 +15,8 @@ from orderflow.cli import main
 from reports.build import ReportResult, build_report
 from reports.check import check_run
 from reports.screenshot import check_pages, chromium_path
-from reports.thresholds import BREACH_EXIT_CODE, parse_flag
+from reports.sweeprun import LONG_COLUMNS as LONG_SWEEP_COLUMNS
+from scenarios.thresholds import BREACH_EXIT_CODE, parse_flag
 
 EP = "GET /api/orders/[id]/"
 
@@ -133,15 +134,24 @@ def test_load_thresholds_pass_and_breach(load_run: Path, tmp_path: Path, capsys)
     assert "PASS           errors rate < 5%" in out
 
 
+def _wide(run: Path) -> pd.DataFrame:
+    """A sweep's long ``sweep.parquet`` as one row per grid point: the settings (as named in
+    the file) and each KPI's mean."""
+    long = pd.read_parquet(run / "sweep.parquet")
+    settings = [c for c in long.columns if c not in LONG_SWEEP_COLUMNS]
+    long["kpi"] = long["kpi"].astype(str)
+    return long.pivot(index=settings, columns="kpi", values="mean").reset_index()
+
+
 def test_sweep_report_picks_smallest_fleet(sweep_run: Path, tmp_path: Path) -> None:
-    table = pd.read_parquet(sweep_run / "sweep.parquet").sort_values("fleet.riders")
+    table = _wide(sweep_run).sort_values("fleet_riders")
     # A limit between the best and the worst grid point, so the answer is neither trivial end.
     values = table["sla_breach_click_to_door"].to_numpy()
     limit = float((values.min() + values.max()) / 2)
     flag = parse_flag(f"sla_breach_click_to_door=avg < {limit * 100:.6f}%")
     result = build_report(sweep_run, tmp_path, [flag])
     summary = json.loads(result.summary.read_text())
-    expected = int(table["fleet.riders"][table["sla_breach_click_to_door"] < limit].iloc[0])
+    expected = int(table["fleet_riders"][table["sla_breach_click_to_door"] < limit].iloc[0])
     choice = next(c for c in summary["smallest_setting"] if c["metric"] == flag.name)
     assert choice["smallest_by_mean"] == f"fleet.riders={expected}"
     assert summary["points"] == len(table) == 3
@@ -184,15 +194,15 @@ def test_two_parameter_sweep_orders_settings_and_draws_one_line_each(tmp_path: P
     assert (
         main(["sweep", "baseline", "-r", "1", "-j", "1", "--quiet", "--out", str(run2), *vary]) == 0
     )
-    table = pd.read_parquet(run2 / "sweep.parquet")
+    table = _wide(run2)
     limit = float(table["click_to_door_p95_min"].median())
     result = build_report(run2, tmp_path / "r", [parse_flag(f"click_to_door=p95 < {limit}min")])
     summary = json.loads(result.summary.read_text())
-    ordered = table.sort_values(["fleet.riders", "vendors.kitchen_slots"])
+    ordered = table.sort_values(["fleet_riders", "vendors_kitchen_slots"])
     first = ordered[ordered["click_to_door_p95_min"] < limit].iloc[0]
     expected = (
-        f"fleet.riders={int(first['fleet.riders'])}, "
-        f"vendors.kitchen_slots={int(first['vendors.kitchen_slots'])}"
+        f"fleet.riders={int(first['fleet_riders'])}, "
+        f"vendors.kitchen_slots={int(first['vendors_kitchen_slots'])}"
     )
     choice = next(c for c in summary["smallest_setting"] if c["metric"] == "click_to_door")
     assert choice["smallest_by_mean"] == expected
@@ -207,10 +217,10 @@ def test_sweep_over_dispatch_policies_shows_them_side_by_side(tmp_path: Path) ->
     vary = ["--vary", "dispatch.policy=at_confirm,just_in_time,rolling_horizon"]
     args = ["sweep", "baseline", "-r", "2", "-j", "1", "--quiet", "--out", str(run), *vary]
     assert main(args) == 0
-    table = pd.read_parquet(run / "sweep.parquet")
-    assert list(table["dispatch.policy"]) == ["at_confirm", "just_in_time", "rolling_horizon"]
+    table = _wide(run)
+    assert list(table["dispatch_policy"]) == ["at_confirm", "just_in_time", "rolling_horizon"]
     assert table["orders_placed"].nunique() == 1  # the same demand under every policy
-    by = table.set_index("dispatch.policy")
+    by = table.set_index("dispatch_policy")
     assert by.loc["rolling_horizon", "orders_per_bundle"] > 1.0
     assert by.loc["at_confirm", "orders_per_bundle"] == 1.0
     assert (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reports.evaluate import MetricData, evaluate
-from reports.thresholds import (
+from scenarios.thresholds import (
     ThresholdError,
     Unit,
     merge,

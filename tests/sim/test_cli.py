@@ -17,6 +17,7 @@ FILES = (
     "api_calls.parquet",
     "resources.parquet",
     "timeline.parquet",
+    "replications.parquet",
     "summary.json",
     "scenario.toml",
     "manifest.json",
@@ -80,7 +81,7 @@ def test_bad_input_is_a_clear_error_not_a_traceback(
     assert "fleet.riderz: unknown field" in capsys.readouterr().err
 
 
-def test_sweep_writes_one_row_per_grid_point_with_intervals(tmp_path: Path) -> None:
+def test_sweep_writes_one_row_per_grid_point_and_kpi_with_intervals(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     args = [
         "sweep",
@@ -99,17 +100,16 @@ def test_sweep_writes_one_row_per_grid_point_with_intervals(tmp_path: Path) -> N
     ]
     assert main([*args, *SMALL]) == 0
     table = pq.read_table(out / "sweep.parquet").to_pylist()
-    assert [(r["fleet.riders"], r["vendors.kitchen_slots"]) for r in table] == [
-        (15, 2),
-        (15, 3),
-        (45, 2),
-        (45, 3),
-    ]
-    for row in table:
-        assert row["replications"] == 2
-        assert row["click_to_door_p95_min.ci_low"] <= row["click_to_door_p95_min"]
+    points = list(dict.fromkeys((r["fleet_riders"], r["vendors_kitchen_slots"]) for r in table))
+    assert points == [(15, 2), (15, 3), (45, 2), (45, 3)]
+    by = {(r["fleet_riders"], r["vendors_kitchen_slots"], r["kpi"]): r for r in table}
+    for point in points:
+        row = by[(*point, "click_to_door_p95_min")]
+        assert row["n"] == 2
+        assert row["ci_low"] <= row["mean"] <= row["ci_high"]
     # more riders, same random numbers: utilisation goes down
-    assert table[2]["rider_utilisation"] < table[0]["rider_utilisation"]
-    assert (out / "sweep.csv").read_text().startswith('"fleet.riders"')
+    assert by[(45, 2, "rider_utilisation")]["mean"] < by[(15, 2, "rider_utilisation")]["mean"]
+    assert (out / "sweep.csv").read_text().startswith('"fleet_riders","vendors_kitchen_slots"')
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "sweep" and manifest["grid_points"] == 4
+    assert manifest["columns"]["vendors_kitchen_slots"] == "vendors.kitchen_slots"

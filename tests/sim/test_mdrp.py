@@ -219,3 +219,25 @@ def test_same_instance_same_seed_same_bytes(tmp_path: Path) -> None:
     assert len(files) > 10
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["demand.scale=2"], "replays its orders as they are"),
+        (["fleet.dropoff_service.value_min=5"], "an even number of whole minutes"),
+    ],
+)
+def test_an_instance_refuses_what_its_solution_cannot_express(
+    sets: list[str], message: str
+) -> None:
+    with pytest.raises(Exception, match=message):
+        load_scenario(str(SMALL), sets)
+
+
+def test_a_missing_instance_file_is_named(tmp_path: Path) -> None:
+    for f in SMALL.iterdir():
+        if f.name != "couriers.txt":
+            (tmp_path / f.name).write_text(f.read_text())
+    with pytest.raises(Exception, match=r"lacks couriers\.txt"):
+        load_scenario(str(tmp_path))

@@ -64,7 +64,10 @@ def _error(ref: str, sets: list[str]) -> str:
         (['vendors.prep_time={ dist = "lognormal", mean_min = 3 }'], "prep_time.sd_min: required"),
         (["period.warmup_min=100"], "period: warmup_min + cooldown_min (115)"),
         (['demand.curve.1.at="18:00"'], "curve[1].at (18:00) must be later than curve[0].at"),
-        (['thresholds.click_to_door="fast please"'], "thresholds.click_to_door: 'fast please'"),
+        (
+            ['thresholds.click_to_door="fast please"'],
+            "thresholds.click_to_door: expected 'AGGREGATION OPERATOR",
+        ),
         (['fleet.shifts=[{ start = "21:00", end = "20:00" }]'], "fleet.shifts.0: end (20:00)"),
         (["fleet.riders"], "--set fleet.riders: expected path.to.field=value"),
         (["demand.curve.9.at=1"], "demand.curve.9: expected a list index below 3"),

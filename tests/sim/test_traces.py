@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scenarios import ScenarioError, load_scenario
-from scenarios.traces import Inputs, OrderTrace, Places, Roster, Shift, write_inputs
+from scenarios.traces import Inputs, OrderTrace, Places, Roster, RosterShift, write_inputs
 from sim.runner import simulate_replication
 
 SCENARIO = """
@@ -146,7 +146,7 @@ def test_schema_refuses_mixed_sources(tmp_path: Path) -> None:
     mixed = SCENARIO.replace(
         'roster_file = "couriers.csv"', 'roster_file = "couriers.csv"\nriders = 4'
     )
-    with pytest.raises(ScenarioError, match="fleet: set either riders"):
+    with pytest.raises(ScenarioError, match=r"fleet\.riders: 4, but fleet\.roster_file holds 3"):
         load_scenario(str(write(tmp_path, scenario=mixed)))
     no_places = SCENARIO.replace('restaurants_file = "restaurants.csv"', "count = 3")
     with pytest.raises(ScenarioError, match=r"vendors\.restaurants_file: an order log needs"):
@@ -234,7 +234,7 @@ def test_an_exported_simulation_day_replays_to_the_same_kpis(tmp_path: Path) -> 
     roster = Roster(
         tuple(f"r{i}" for i in range(len(city.rider_lat))),
         tuple(
-            (Shift(0.0, 4.5 * 3600, lat, lon),)
+            (RosterShift(0.0, 4.5 * 3600, lat, lon),)
             for lat, lon in zip(city.rider_lat, city.rider_lon, strict=True)
         ),
     )
@@ -288,3 +288,79 @@ def test_parquet_files_load_like_csv(tmp_path: Path) -> None:
     assert np.array_equal(a.inputs.orders.placed_s, b.inputs.orders.placed_s)
     assert a.inputs.roster == b.inputs.roster
     assert simulate_replication(a, 3, 0).kpis == simulate_replication(b, 3, 0).kpis
+
+
+def test_a_run_directory_of_a_log_replays_on_its_own(tmp_path: Path) -> None:
+    """Its scenario.toml states the counts the files imply and names the copies in inputs/;
+    blank ready times stay blank."""
+    from orderflow.cli import main
+
+    text = orders_csv().splitlines()
+    head = text[0].replace("prep_min", "ready_min")
+    rows = [r.split(",") for r in text[1:]]
+    for i, r in enumerate(rows):
+        r[5] = "" if i % 3 == 0 else str(float(r[1]) + 9)
+    path = write(tmp_path, orders_csv="\n".join([head, *(",".join(r) for r in rows)]) + "\n")
+    out = tmp_path / "run"
+    assert main(["simulate", str(path), "--out", str(out), "--quiet"]) == 0
+    again = load_scenario(str(out / "scenario.toml")).scenario
+    assert again.vendor_count == 3 and again.rider_count == 3
+    assert again.inputs is not None and again.inputs.orders is not None
+    assert np.isnan(again.inputs.orders.ready_s[0]) and again.inputs.orders.ready_s[1] == (
+        (2.5 + 9) * 60
+    )
+
+
+def test_a_shift_a_delivery_ran_past_is_skipped(tmp_path: Path) -> None:
+    """c1 works 0-30 and 31-33 minutes and takes a long ride at 25: the second shift is over
+    before they are back, so they skip it instead of failing the run."""
+    couriers = "courier,lat,lon,on_min,off_min\nc1,19.07,72.87,0,30\nc1,19.07,72.87,31,33\n"
+    orders = "order,placed_min,restaurant,lat,lon,ready_min\no1,25,k1,19.30,72.87,26\n"
+    s = load_scenario(str(write(tmp_path, couriers_csv=couriers, orders_csv=orders))).scenario
+    out = simulate_replication(s, 3, 0)
+    assert out.kpis["delivered"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        (
+            "orders_csv",
+            "order,placed_min,restaurant,lat,lon,basket\no1,5,k1,19.07,72.87,2000000\n",
+            "column basket: must be from 0.01 to 999999.99",
+        ),
+        (
+            "orders_csv",
+            "order,placed_min,restaurant,lat,lon\no1,5,k1,19.07,72.87,4\n",
+            "orders.csv: row 1: 6 cells but the header names 5 columns (extra: '4')",
+        ),
+        (
+            "orders_csv",
+            "order,placed_min,restaurant,lat,lon\no1,120,k1,19.07,72.87\n",
+            "column placed_min: must be within the period (0 to before 120 min)",
+        ),
+    ],
+)
+def test_more_bad_cells_are_named(tmp_path: Path, file: str, text: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(str(write(tmp_path, **{file: text})))
+    assert message in str(err.value)
+
+
+def test_a_trailing_separator_is_harmless(tmp_path: Path) -> None:
+    orders = "order,placed_min,restaurant,lat,lon\no1,5,k1,19.07,72.87,\n"
+    s = load_scenario(str(write(tmp_path, orders_csv=orders))).scenario
+    assert s.inputs is not None and s.inputs.orders is not None
+    assert s.inputs.orders.placed_s.tolist() == [300.0]
+
+
+def test_parquet_nulls_are_empty_cells_not_tracebacks(tmp_path: Path) -> None:
+    import pandas as pd
+
+    write(tmp_path)
+    frame = pd.read_csv(tmp_path / "orders.csv")
+    frame["placed_min"] = pd.array([None, *frame["placed_min"][1:]], dtype="Float64")
+    frame.to_parquet(tmp_path / "orders.parquet")
+    (tmp_path / "replay.toml").write_text(SCENARIO.replace("orders.csv", "orders.parquet"))
+    with pytest.raises(ScenarioError, match="row 1, column placed_min: empty"):
+        load_scenario(str(tmp_path / "replay.toml"))
