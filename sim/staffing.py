@@ -16,8 +16,9 @@ Management Science 54(2):324-338, 2008, adapted to an SLA on order times:
    once (one run judges every hour): a galloping step from the ISA's value, then bisection.
    A missed hour counts against its own staffing only when every earlier hour met in that run
    (an earlier hour short of riders leaves a backlog that can sink it). Then hours that miss
-   on their own are raised one rider at a time (repair); each hour is lowered one rider at a
-   time while every hour still meets, in passes until a pass lowers nothing (descent); and an
+   on their own are raised one rider at a time (repair); each hour is lowered as far as every
+   hour still meets (galloping, then bisecting back), in passes until a pass lowers nothing
+   (descent); and an
    exchange tries one rider more in the hour before and this hour lowered as far as every
    hour still meets, kept when it lowers the rider-hours (a lean hour's backlog can cost the
    next hour more riders than it saved). Descent and exchange repeat until neither helps.
@@ -539,18 +540,45 @@ Run = Callable[[Sequence[int], str], StaffingEvaluation]
 
 
 def _descend(staffing: list[int], measured: Sequence[bool], lo: int, run: Run) -> list[int]:
-    """Lower each hour one rider at a time while every hour still meets, in passes until one
-    lowers nothing (so each hour's one-fewer is tried against the others' final values)."""
+    """Lower each hour as far as every hour still meets, in passes until one lowers nothing
+    (so each hour's one-fewer is tried against the others' final values). Each hour gallops
+    down 1, 2, 4, ... riders and bisects back, so a city of thousands of riders an hour takes
+    a few runs an hour, not one per rider."""
     lowered = True
     while lowered:
         lowered = False
         for h in range(len(staffing)):
-            while measured[h] and staffing[h] > lo:
-                trial = [*staffing[:h], staffing[h] - 1, *staffing[h + 1 :]]
-                if not run(trial, "descent").met:
-                    break
-                staffing, lowered = trial, True
+            if not measured[h]:
+                continue
+            k = _lowest(staffing, h, lo, run, "descent")
+            if k:
+                staffing, lowered = _minus(staffing, h, k), True
     return staffing
+
+
+def _minus(staffing: Sequence[int], h: int, k: int) -> list[int]:
+    return [*staffing[:h], staffing[h] - k, *staffing[h + 1 :]]
+
+
+def _lowest(base: Sequence[int], h: int, lo: int, run: Run, label: str) -> int:
+    """How many riders hour ``h`` of ``base`` can lose with every hour still meeting: gallop
+    1, 2, 4, ... then bisect, so ``k + 1`` fewer was run and missed (or hits ``lo``)."""
+    good, bad, k = 0, None, 1
+    while base[h] - k >= lo:
+        if not run(_minus(base, h, k), label).met:
+            bad = k
+            break
+        good, k = k, 2 * k
+    if good == 0:
+        return 0
+    bad = bad if bad is not None else base[h] - lo + 1
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if run(_minus(base, h, mid), label).met:
+            good = mid
+        else:
+            bad = mid
+    return good
 
 
 def _exchange(
@@ -562,32 +590,12 @@ def _exchange(
 ) -> list[int] | None:
     """The first adjacent exchange that lowers the rider-hours: one rider more in hour h-1
     (less backlog left for hour h), then hour h lowered as far as every hour still meets
-    (galloping 1, 2, 4, ... riders, then bisecting); None when no exchange helps."""
-
+    (``_lowest``); None when no exchange helps."""
     for h in range(1, len(staffing)):
         if not measured[h] or staffing[h - 1] >= hi or staffing[h] <= lo:
             continue
         base = [*staffing[: h - 1], staffing[h - 1] + 1, *staffing[h:]]
-
-        def lowered(k: int, base: list[int] = base, h: int = h) -> list[int]:
-            return [*base[:h], base[h] - k, *base[h + 1 :]]
-
-        good, bad, k = 0, None, 1
-        while base[h] - k >= lo:
-            if not run(lowered(k), "exchange").met:
-                bad = k
-                break
-            good, k = k, 2 * k
-        if good == 0:
-            continue
-        bad = bad if bad is not None else base[h] - lo + 1
-        while bad - good > 1:
-            mid = (good + bad) // 2
-            if run(lowered(mid), "exchange").met:
-                good = mid
-            else:
-                bad = mid
-        trial = lowered(good)
+        trial = _minus(base, h, _lowest(base, h, lo, run, "exchange"))
         if rider_hours(trial) < rider_hours(staffing):
             return trial
     return None
