@@ -17,6 +17,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 
 _LOCAL = re.compile(r"^local:(\d+)$")
+#: The protocols ``distributed`` speaks that a scheduler address may use.
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
 #: How long to wait for a Dask scheduler to answer before calling the run failed, seconds.
 CONNECT_TIMEOUT_S = 20
 
@@ -42,8 +44,12 @@ def check_dask(spec: str) -> str | None:
         return None if int(m.group(1)) >= 1 else f"--dask {spec}: local:N needs N >= 1"
     if spec.startswith("local"):
         return f"--dask {spec}: expected local:N (N worker processes), e.g. local:2"
-    if "://" not in spec:
-        return f"--dask {spec}: expected a scheduler address such as tcp://10.0.0.5:8786 or local:N"
+    scheme, sep, rest = spec.partition("://")
+    if not sep or not rest or scheme not in SCHEMES:
+        return (
+            f"--dask {spec}: expected a scheduler address such as tcp://10.0.0.5:8786 "
+            f"({', '.join(s + '://' for s in SCHEMES)}) or local:N"
+        )
     return None
 
 
@@ -80,7 +86,7 @@ def executor_for(
             client = Client(cluster)
         else:
             client = Client(dask, timeout=connect_timeout_s)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         if cluster is not None:
             cluster.close()
         raise ExecutorError(f"--dask {dask}: cannot reach the scheduler: {exc}") from None

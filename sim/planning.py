@@ -171,6 +171,8 @@ class StaffingEvaluator:
         self.show_progress = show_progress
         self._loaded: dict[tuple[int, ...], LoadedScenario] = {}
         self._samples: dict[tuple[int, ...], list[HourSample]] = {}
+        #: confirmation runs so far: each takes replications no earlier run has seen
+        self._confirmations = 0
 
     def loaded(self, staffing: Sequence[int]) -> LoadedScenario:
         key = tuple(int(n) for n in staffing)
@@ -212,7 +214,10 @@ class StaffingEvaluator:
         self, staffing: tuple[int, ...], confirm: bool, at_least: int = 0
     ) -> StaffingEvaluation:
         r = self.req.rule
-        offset = r.max_replications if confirm else 0
+        offset = 0
+        if confirm:  # round k confirms on replications (k+1)*max .. (k+2)*max-1: never tuned on
+            self._confirmations += 1
+            offset = r.max_replications * self._confirmations
         hours, samples = sequential_hours(
             staffing,
             lambda indices: self._run(staffing, indices),

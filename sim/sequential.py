@@ -67,15 +67,22 @@ def relative_widths(
     for name in kpis:
         ci = agg.get(name)
         if ci is None:
-            raise KeyError(name)
+            raise UnknownKpi(name)
         mean, half = ci["mean"], ci["half_width"]
-        if mean is None or half is None:
+        seen = {o.kpis[name] for o in outputs if o.kpis[name] == o.kpis[name]}
+        if len(outputs) > 1 and len(seen) == 1:
+            out[name] = 0.0  # the same in every replication (a share always 0): nothing to add
+        elif mean is None or half is None:
             out[name] = math.inf
         elif half == 0:
             out[name] = 0.0
         else:
             out[name] = half / abs(mean) if mean else math.inf
     return out
+
+
+class UnknownKpi(KeyError):
+    """A KPI named for ``--precision`` that the run does not have."""
 
 
 @dataclass

@@ -144,8 +144,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     s = base.scenario
     seed = s.seed if args.seed is None else args.seed
-    first = args.replications or max(MIN_FIRST, s.replications)
-    most = max(first, args.max_replications or DEFAULT_MAX_REPLICATIONS)
+    most = args.max_replications or DEFAULT_MAX_REPLICATIONS
+    first = args.replications or min(most, max(MIN_FIRST, s.replications))
+    most = max(first, most)
     rule = Replication(first, most, first, args.confidence, precision)
     req = PlanRequest(
         args.scenario,
@@ -291,8 +292,8 @@ def _staffing(
         f = result.final
         print(
             f"\nrecommended staffing: {list(result.staffing)} "
-            f"({rider_hours(result.staffing)} rider-hours): every hour met with {pct} "
-            f"confidence on {f.replications} fresh replications "
+            f"({rider_hours(result.staffing)} rider-hours): every hour met, each target with "
+            f"{pct} confidence, on {f.replications} fresh replications "
             f"({f.first_replication}..{f.first_replication + f.replications - 1}); "
             f"{len(result.evaluations)} evaluations"
         )

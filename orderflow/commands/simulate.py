@@ -137,6 +137,8 @@ def mdrp_table(kpis: dict[str, dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from concurrent.futures import BrokenExecutor
+
     from scenarios import ScenarioError, load_scenario
     from sim.executors import ExecutorError, executor_for
     from sim.mdrp import MdrpSolutionError
@@ -146,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.sequential import (
         BATCH,
         DEFAULT_MAX_REPLICATIONS,
+        UnknownKpi,
         parse_precision,
         precision_kpis,
         replicate,
@@ -200,15 +203,15 @@ def run(args: argparse.Namespace) -> int:
                     batch=BATCH,
                 )
                 extra["precision"] = stopping.as_dict()
-    except KeyError as exc:
+    except UnknownKpi as exc:
         print(f"error: --precision-kpi {exc.args[0]}: not a KPI of this run", file=sys.stderr)
         return 2
-    except ExecutorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ExecutorError, BrokenExecutor) as exc:
+        print(f"error: the run failed: {exc or type(exc).__name__}", file=sys.stderr)
         return 4
     except SimulationBug as exc:
         print(f"error: simulation bug: {exc}", file=sys.stderr)
-        return 1
+        return 4
     except MdrpSolutionError as exc:
         print(f"error: MDRP solution: {exc}", file=sys.stderr)
         return 1

@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from concurrent.futures import BrokenExecutor
+
     from scenarios import ScenarioError
     from sim.executors import ExecutorError
     from sim.model import SimulationBug
@@ -68,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except ExecutorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ExecutorError, BrokenExecutor) as exc:
+        print(f"error: the run failed: {exc or type(exc).__name__}", file=sys.stderr)
         return 4
     except SimulationBug as exc:
         print(f"error: simulation bug: {exc}", file=sys.stderr)
-        return 1
+        return 4
     print("\n".join(summary_lines(result)))
     out = result.out
     print(

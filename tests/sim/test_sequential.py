@@ -123,3 +123,12 @@ def test_bad_precision_flags_are_usage_errors(capsys: pytest.CaptureFixture[str]
     assert main(["simulate", "baseline", "--max-replications", "0", "--quiet"]) == 2
     code = main(["simulate", "baseline", "--precision", "5%", "--precision-kpi", "nope", "--quiet"])
     assert code == 2 and "nope" in capsys.readouterr().err
+
+
+def test_a_kpi_the_same_in_every_replication_needs_no_more() -> None:
+    from sim.sequential import relative_widths
+
+    outs = [ReplicationOutput(i, {"cancellation_rate": 0.0}, 0, 0.0) for i in range(3)]
+    for o in outs:
+        o.trials["cancellation_rate"] = 500.0
+    assert relative_widths(outs, ["cancellation_rate"]) == {"cancellation_rate": 0.0}
