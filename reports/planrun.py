@@ -6,14 +6,13 @@ and the plan's own verdict as threshold results (a plan is judged on its ``--sla
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from reports.evaluate import ConditionResult, Evaluation
-from reports.rundir import RunDir, RunDirError
+from reports.rundir import RunDir, RunDirError, read_json_object
 
 SOURCE = "orderflow plan --sla"
 
@@ -36,16 +35,11 @@ def _read_plan(run: RunDir) -> dict[str, Any]:
     path = run.file("plan.json")
     if not path.is_file():
         raise RunDirError(f"run directory {run.path} has no plan.json (orderflow plan writes it)")
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(plan, dict):
-        raise RunDirError(f"{path}: expected a JSON object")
+    plan = read_json_object(path)
     for key in ("mode", "met", "targets", "confidence"):
         if key not in plan:
             raise RunDirError(f"{path}: missing {key!r} (is it from orderflow plan?)")
-    return {str(k): v for k, v in plan.items()}
+    return plan
 
 
 def _rows(items: list[dict[str, Any]], key: str) -> pd.DataFrame:

@@ -25,6 +25,17 @@ class RunDirError(ValueError):
     """A run directory that is missing, incomplete or unreadable."""
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A run directory's JSON file that must hold an object; errors name the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path}: expected a JSON object")
+    return {str(k): v for k, v in data.items()}
+
+
 @dataclass(frozen=True)
 class RunDir:
     path: Path
@@ -127,12 +138,7 @@ def open_run(path: Path | str) -> RunDir:
             f"run directory {root} has no manifest.json (written by orderflow simulate, sweep, "
             "plan and loadtest)"
         )
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{mpath}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise RunDirError(f"{mpath}: expected a JSON object")
+    manifest = read_json_object(mpath)
     kind = manifest.get("kind")
     if kind not in KINDS:
         raise RunDirError(f"{mpath}: 'kind' is {kind!r}; expected one of {', '.join(KINDS)}")

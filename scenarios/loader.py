@@ -8,6 +8,8 @@ becomes one ``ScenarioError`` whose lines read ``<file>: <field path>: <problem>
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +44,24 @@ def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     loader checks them against the files again)."""
     data: dict[str, Any] = scenario.model_dump(mode="json", exclude_none=True)
     return data
+
+
+def resolved_with_files(
+    scenario: Scenario, directory: Path, toml_dir: Path, prefix: str = ""
+) -> tuple[dict[str, Any], list[Path]]:
+    """The resolved scenario, its data files written as CSVs into ``directory`` (names
+    prefixed) and named relative to ``toml_dir``, where its TOML will be, so the two move
+    together; and the files written."""
+    from scenarios.traces import write_inputs
+
+    data = resolved_dict(scenario)
+    if scenario.inputs is None:
+        return data, []
+    written = write_inputs(scenario.inputs, directory, scenario.city.planar, prefix)
+    for field, path in written.items():
+        table, key = field.split(".")
+        data[table][key] = path.relative_to(toml_dir).as_posix()
+    return data, list(written.values())
 
 
 def shipped_names() -> list[str]:
@@ -179,29 +199,56 @@ def with_inputs(scenario: Scenario, source: str, base: Path | None) -> Scenario:
         return s
     if base is None:
         raise ScenarioError(f"{source}: {named[0][0]}: a shipped scenario cannot name data files")
-    planar = s.city.planar
-    period_min = s.period.duration_h * 60
     paths = {field: (base / value) for field, value in named}
     try:
-        places = orders = roster = None
-        if "vendors.restaurants_file" in paths:
-            p = paths["vendors.restaurants_file"]
-            places = traces.restaurants_from(traces.read_table(p), str(p), planar=planar)
-        if "demand.orders_file" in paths:
-            assert places is not None  # the schema requires restaurants with an order log
-            p = paths["demand.orders_file"]
-            orders = traces.orders_from(
-                traces.read_table(p), str(p), places, planar=planar, period_min=period_min
-            )
-        if "fleet.roster_file" in paths:
-            p = paths["fleet.roster_file"]
-            roster = traces.roster_from(
-                traces.read_table(p), str(p), planar=planar, period_min=period_min
-            )
+        inputs = _read_inputs(
+            tuple((field, *_stamp(path)) for field, path in paths.items()),
+            s.city.planar,
+            s.period.duration_h * 60,
+        )
     except traces.TraceError as exc:
         field = next((f for f, p in paths.items() if str(exc).startswith(str(p))), "data")
         raise ScenarioError(f"{source}: {field}: {exc}") from None
-    return attach_inputs(s, traces.Inputs(orders, places, roster), source)
+    return attach_inputs(s, inputs, source)
+
+
+def _stamp(path: Path) -> tuple[str, str]:
+    """A data file as the cache knows it: its path and a digest of its bytes (a file that
+    changes is parsed again; hashing costs far less than checking every cell)."""
+    try:
+        digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+    except OSError:
+        digest = ""  # missing or unreadable: read_table says so, naming it
+    return str(path), digest
+
+
+@functools.lru_cache(maxsize=16)
+def _read_inputs(
+    files: tuple[tuple[str, str, str], ...], planar: bool, period_min: float
+) -> Inputs:
+    """Read and check a scenario's data files, once per file version and geometry: a sweep
+    or a plan loads its scenario again for every grid point or candidate, and re-reading a big
+    order log each time would repeat the same work (the result is immutable, so sharing it is
+    safe). Errors are not cached: a bad file is read again and refused again."""
+    from scenarios import traces
+
+    paths = {field: Path(path) for field, path, _ in files}
+    places = orders = roster = None
+    if "vendors.restaurants_file" in paths:
+        p = paths["vendors.restaurants_file"]
+        places = traces.restaurants_from(traces.read_table(p), str(p), planar=planar)
+    if "demand.orders_file" in paths:
+        assert places is not None  # the schema requires restaurants with an order log
+        p = paths["demand.orders_file"]
+        orders = traces.orders_from(
+            traces.read_table(p), str(p), places, planar=planar, period_min=period_min
+        )
+    if "fleet.roster_file" in paths:
+        p = paths["fleet.roster_file"]
+        roster = traces.roster_from(
+            traces.read_table(p), str(p), planar=planar, period_min=period_min
+        )
+    return traces.Inputs(orders, places, roster)
 
 
 def attach_inputs(s: Scenario, inputs: Inputs, source: str = "") -> Scenario:

@@ -29,7 +29,7 @@ from scenarios.loader import (
     load_data,
     parse_override,
 )
-from scenarios.traces import CSV_NAMES, write_inputs
+from scenarios.traces import CSV_NAMES
 
 FILES = ("orders.txt", "couriers.txt", "restaurants.txt", "instance_parameters.txt")
 #: The order-log and roster columns (``scenarios.traces``) an instance's columns are read as.
@@ -191,19 +191,13 @@ def load_instance(directory: Path, overrides: Iterable[str] = ()) -> LoadedScena
 def write_scenario(loaded: LoadedScenario, out: Path) -> list[Path]:
     """The scenario as a TOML file at ``out`` and its data as CSVs beside it; the paths
     written. The TOML names the CSVs relative to itself, so the directory moves as a whole."""
-    from scenarios.loader import resolved_dict
+    from scenarios.loader import resolved_with_files
 
     s = loaded.scenario
-    inputs = s.inputs
-    if inputs is None:
+    if s.inputs is None:
         raise ScenarioError(f"{loaded.source}: the scenario reads no data files")
     out.parent.mkdir(parents=True, exist_ok=True)
-    planar = s.city.planar
-    written = write_inputs(inputs, out.parent, planar, prefix=f"{out.stem}-")
-    data = resolved_dict(s)
-    data["vendors"]["restaurants_file"] = written["vendors.restaurants_file"].name
-    data["demand"]["orders_file"] = written["demand.orders_file"].name
-    data["fleet"]["roster_file"] = written["fleet.roster_file"].name
+    data, written = resolved_with_files(s, out.parent, out.parent, prefix=f"{out.stem}-")
     header = f"# {s.description}\n# Written by orderflow import-mdrp; data files beside this one.\n"
     out.write_text(header + tomli_w.dumps(data), encoding="utf-8")
-    return [out, *written.values()]
+    return [out, *written]

@@ -31,7 +31,7 @@ from sim.capacity import (
 )
 from sim.kpis import json_ready
 from sim.rundir import write_json, write_parquet, write_scenario_copy
-from sim.runner import ReplicationOutput, run_many
+from sim.runner import ReplicationOutput, run_many, submit_all
 from sim.sla import Target
 from sim.staffing import (
     HOUR_S,
@@ -153,7 +153,8 @@ def measure_replication(
 
 class StaffingEvaluator:
     """Evaluates one staffing: the scenario with ``fleet.staffing=[...]``; search runs use
-    replications ``0..`` in batches, a confirmation ``max..2*max-1`` (fresh random numbers)."""
+    replications ``0..`` in batches, confirmation round k ``(k+1)*max..(k+2)*max-1`` (fresh
+    random numbers each round)."""
 
     def __init__(
         self,
@@ -191,24 +192,23 @@ class StaffingEvaluator:
         s = self.loaded(staffing).scenario
         seed, targets = self.req.seed, self.req.targets
         desc = f"staffing {list(staffing)}"
+        arguments = [(s, seed, r, targets, self.hours) for r in indices]
+        if self.executor is not None:
+            return submit_all(
+                self.executor,
+                measure_replication,
+                arguments,
+                desc=desc,
+                show_progress=self.show_progress,
+            )
         with tqdm(
             total=len(indices), desc=desc, unit="rep", disable=not self.show_progress, leave=False
         ) as bar:
-            if self.executor is None:
-                out = []
-                for r in indices:
-                    out.append(measure_replication(s, seed, r, targets, self.hours))
-                    bar.update(1)
-                return out
-            futures = [
-                self.executor.submit(measure_replication, s, seed, r, targets, self.hours)
-                for r in indices
-            ]
-            results = []
-            for fut in futures:  # in task order: where a replication ran changes nothing
-                results.append(fut.result())
+            out = []
+            for args in arguments:
+                out.append(measure_replication(*args))
                 bar.update(1)
-            return results
+            return out
 
     def __call__(
         self, staffing: tuple[int, ...], confirm: bool, at_least: int = 0

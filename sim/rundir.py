@@ -88,20 +88,11 @@ def summary(
 def write_scenario_copy(loaded: LoadedScenario, out: Path) -> list[str]:
     """``scenario.toml`` as the run used it, and its data files under ``inputs/`` (the TOML
     names them there), so a run directory replays on its own; the files written."""
-    from scenarios.loader import resolved_dict
-    from scenarios.traces import write_inputs
+    from scenarios.loader import resolved_with_files
 
-    s = loaded.scenario
-    if s.inputs is None:
-        (out / "scenario.toml").write_text(loaded.resolved_toml(), encoding="utf-8")
-        return ["scenario.toml"]
-    written = write_inputs(s.inputs, out / "inputs", s.city.planar)
-    data = resolved_dict(s)
-    for field, path in written.items():
-        table, key = field.split(".")
-        data[table][key] = f"inputs/{path.name}"
+    data, written = resolved_with_files(loaded.scenario, out / "inputs", out)
     (out / "scenario.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
-    return ["scenario.toml", *(f"inputs/{p.name}" for p in written.values())]
+    return ["scenario.toml", *(p.relative_to(out).as_posix() for p in written)]
 
 
 def write_simulation(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from tqdm import tqdm
@@ -21,6 +22,8 @@ from sim.mdrp import Solution, solution
 from sim.model import Model
 from sim.recorder import Recorder
 from sim.timeline import timeline
+
+T = TypeVar("T")
 
 TABLES = ("orders", "events", "api_calls", "resources", "timeline")
 
@@ -129,17 +132,35 @@ def run_many(
                 results[i] = simulate_replication(scenario, seed, rep, with_tables, tick)
                 tick(span * 60.0)
     else:
-        with tqdm(total=len(tasks), desc=desc, unit="rep", disable=not show_progress) as bar:
-            futures = {
-                executor.submit(simulate_replication, s, seed, rep, with_tables): i
-                for i, (s, seed, rep) in enumerate(tasks)
-            }
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update(1)
+        results = submit_all(
+            executor,
+            simulate_replication,
+            [(s, seed, rep, with_tables) for s, seed, rep in tasks],
+            desc=desc,
+            show_progress=show_progress,
+        )
     done = [r for r in results if r is not None]
     assert len(done) == len(tasks)
     return done
+
+
+def submit_all(
+    executor: Executor,
+    fn: Callable[..., T],
+    arguments: Sequence[tuple[Any, ...]],
+    *,
+    desc: str,
+    show_progress: bool = True,
+) -> list[T]:
+    """``fn(*args)`` for each of ``arguments`` on ``executor``, with progress as they finish;
+    the results in the order given, so where a task ran never changes what comes back."""
+    results: list[T | None] = [None] * len(arguments)
+    with tqdm(total=len(arguments), desc=desc, unit="rep", disable=not show_progress) as bar:
+        futures = {executor.submit(fn, *args): i for i, args in enumerate(arguments)}
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            bar.update(1)
+    return [r for r in results if r is not None]
 
 
 def combine(outputs: Sequence[ReplicationOutput]) -> dict[str, pa.Table]:

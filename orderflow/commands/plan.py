@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orderflow.commands.simulate import add_common, check_counts
+from orderflow.commands.simulate import (
+    add_common,
+    check_counts,
+    precision_arg,
+    run_failed,
+    run_failures,
+)
+from scenarios.thresholds import BREACH_EXIT_CODE
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -22,8 +29,8 @@ if TYPE_CHECKING:
     from sim.capacity import TargetCheck
     from sim.planning import PlanRequest
 
-NOT_MET_EXIT_CODE = 3
-RUN_FAILED_EXIT_CODE = 4
+#: A plan that cannot meet its SLA exits as a breached threshold does.
+NOT_MET_EXIT_CODE = BREACH_EXIT_CODE
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -109,20 +116,15 @@ def run(args: argparse.Namespace) -> int:
     from scenarios.thresholds import ThresholdError
     from sim.capacity import DEFAULT_MAX_REPLICATIONS, MIN_FIRST, PlanError, Replication
     from sim.capacity import parse_bounds as bounds_of
-    from sim.executors import ExecutorError, executor_for
-    from sim.model import SimulationBug
+    from sim.executors import executor_for
     from sim.planning import PlanRequest
     from sim.runner import default_jobs
-    from sim.sequential import parse_precision
     from sim.sla import parse_sla
 
     problem = _usage(args)
     precision = None
-    if problem is None and args.precision is not None:
-        try:
-            precision = parse_precision(args.precision)
-        except ValueError as exc:
-            problem = str(exc)
+    if problem is None:
+        precision, problem = precision_arg(args)
     if problem is None and args.staffing and args.precision is not None:
         problem = "--precision applies to a parameter plan, not to --staffing hourly"
     if problem is None and args.staffing and not args.vary.strip().startswith("fleet.riders="):
@@ -169,12 +171,8 @@ def run(args: argparse.Namespace) -> int:
     except (PlanError, ScenarioError, ThresholdError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except ExecutorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return RUN_FAILED_EXIT_CODE
-    except SimulationBug as exc:
-        print(f"error: simulation bug: {exc}", file=sys.stderr)
-        return RUN_FAILED_EXIT_CODE
+    except run_failures() as exc:
+        return run_failed(exc)
     print(f"took {time.monotonic() - started:.1f} s; report: orderflow report {out}")
     return code
 

@@ -77,6 +77,44 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+#: Exit status of a run that itself failed (a simulation bug, a lost worker, no cluster).
+RUN_FAILED_EXIT_CODE = 4
+
+
+def run_failures() -> tuple[type[BaseException], ...]:
+    """What a run raises when it fails rather than its input being wrong: an ``except``
+    clause evaluates this only when something was raised, so the imports stay lazy."""
+    from concurrent.futures import BrokenExecutor
+
+    from sim.executors import ExecutorError
+    from sim.model import SimulationBug
+
+    return (ExecutorError, BrokenExecutor, SimulationBug)
+
+
+def run_failed(exc: BaseException) -> int:
+    """Say why the run failed; its exit status (``RUN_FAILED_EXIT_CODE``)."""
+    from sim.model import SimulationBug
+
+    if isinstance(exc, SimulationBug):
+        print(f"error: simulation bug: {exc}", file=sys.stderr)
+    else:
+        print(f"error: the run failed: {exc or type(exc).__name__}", file=sys.stderr)
+    return RUN_FAILED_EXIT_CODE
+
+
+def precision_arg(args: argparse.Namespace) -> tuple[float | None, str | None]:
+    """``--precision`` as a relative half-width, or the usage problem with it."""
+    from sim.sequential import parse_precision
+
+    if args.precision is None:
+        return None, None
+    try:
+        return parse_precision(args.precision), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
 def check_counts(args: argparse.Namespace) -> str | None:
     from sim.executors import check_dask
 
@@ -137,19 +175,16 @@ def mdrp_table(kpis: dict[str, dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from concurrent.futures import BrokenExecutor
 
     from scenarios import ScenarioError, load_scenario
-    from sim.executors import ExecutorError, executor_for
+    from sim.executors import executor_for
     from sim.mdrp import MdrpSolutionError
-    from sim.model import SimulationBug
     from sim.rundir import default_out, write_simulation
     from sim.runner import combine, default_jobs, run_many
     from sim.sequential import (
         BATCH,
         DEFAULT_MAX_REPLICATIONS,
         UnknownKpi,
-        parse_precision,
         precision_kpis,
         replicate,
         warmup_check,
@@ -157,11 +192,8 @@ def run(args: argparse.Namespace) -> int:
 
     problem = check_counts(args)
     target = None
-    if problem is None and args.precision is not None:
-        try:
-            target = parse_precision(args.precision)
-        except ValueError as exc:
-            problem = str(exc)
+    if problem is None:
+        target, problem = precision_arg(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -206,12 +238,8 @@ def run(args: argparse.Namespace) -> int:
     except UnknownKpi as exc:
         print(f"error: --precision-kpi {exc.args[0]}: not a KPI of this run", file=sys.stderr)
         return 2
-    except (ExecutorError, BrokenExecutor) as exc:
-        print(f"error: the run failed: {exc or type(exc).__name__}", file=sys.stderr)
-        return 4
-    except SimulationBug as exc:
-        print(f"error: simulation bug: {exc}", file=sys.stderr)
-        return 4
+    except run_failures() as exc:
+        return run_failed(exc)
     except MdrpSolutionError as exc:
         print(f"error: MDRP solution: {exc}", file=sys.stderr)
         return 1

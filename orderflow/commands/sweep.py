@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orderflow.commands.simulate import add_common, check_counts, fmt
+from orderflow.commands.simulate import add_common, check_counts, fmt, run_failed, run_failures
 
 if TYPE_CHECKING:
     from sim.sweep import Axis, SweepResult
@@ -44,11 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from concurrent.futures import BrokenExecutor
 
     from scenarios import ScenarioError
-    from sim.executors import ExecutorError
-    from sim.model import SimulationBug
     from sim.sweep import run_sweep
 
     problem = check_counts(args)
@@ -70,12 +67,8 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (ExecutorError, BrokenExecutor) as exc:
-        print(f"error: the run failed: {exc or type(exc).__name__}", file=sys.stderr)
-        return 4
-    except SimulationBug as exc:
-        print(f"error: simulation bug: {exc}", file=sys.stderr)
-        return 4
+    except run_failures() as exc:
+        return run_failed(exc)
     print("\n".join(summary_lines(result)))
     out = result.out
     print(
