@@ -15,13 +15,19 @@ the same run, and how punctual the open-model schedule is.
 2. Punctuality: the journey replay at a fixed schedule of a third of its saturated rate; p99
    start lateness (start - intended, requests.parquet) with the generator's CPU share. Target
    < 50 ms below 70 % CPU.
+3. Distributed: the saturated journey replay by a Locust master with 2 workers over the same
+   with 1 worker, against the same server (requests/s over the middle half, as above); the
+   workers send every row to the master in messages (no shared disk), so the master's CPU is
+   printed beside. Target >= 1.7x. On this 2-core machine two saturated workers, the master and
+   the server share two cores: the ratio's ceiling is set by what the server and master take.
 
 CPU is the Locust process's user + system time (``psutil``, children included; there are none)
 over the same window as the rate, in % of one core; the server's likewise. On a shared machine
 the load average (printed) skews both rates alike; requests per generator CPU-second is printed
 beside the ratio as the contention-free view.
 
-Usage: ``python benchmarks/bench_loadgen.py [--seconds S]`` (about a minute). Everything runs on
+Usage: ``python benchmarks/bench_loadgen.py [--seconds S] [--only distributed]`` (about two
+minutes). Everything runs on
 127.0.0.1 and stops by itself; run directories go to a temporary folder that is printed.
 """
 
@@ -342,10 +348,79 @@ def journey_run(host: str, work: Path, name: str, orders_per_s: float, seconds: 
     return pd.read_parquet(out / "requests.parquet"), samples
 
 
+def distributed_run(host: str, work: Path, name: str, workers: int, orders_per_s: float,
+                    seconds: float, server_pid: int) -> tuple[pd.DataFrame, Samples]:  # fmt: skip
+    """A master and ``workers`` workers on 127.0.0.1; samples are the master's CPU."""
+    scenario = work / f"{name}.toml"
+    scenario.write_text(SCENARIO.format(rate=orders_per_s * 3600.0 / SPEEDUP))
+    tok = work / "tokens.json"
+    tok.write_text(json.dumps(tokens()))
+    out = work / name
+    port = free_port()
+    locustfile = str(REPO / "loadtest" / "locustfile.py")
+    worker = [sys.executable, "-m", "locust", "-f", locustfile, "--worker",
+              "--master-host", "127.0.0.1", "--master-port", str(port)]  # fmt: skip
+    procs = []
+    for i in range(workers):
+        log = (work / f"{name}-w{i}.log").open("wb")
+        procs.append(subprocess.Popen(worker, cwd=work, stdout=log, stderr=subprocess.STDOUT))
+    try:
+        samples = run_locust(
+            ["-f", locustfile, "--host", host, "--master", "--expect-workers", str(workers),
+             "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+             "--scenario", str(scenario), "--tokens", str(tok), "--speedup", f"{SPEEDUP:g}",
+             "--duration", f"{seconds:g}", "--background", "0", "--ws-share", "0",
+             "--connections", "50", "--max-requests", "4000000", "--out", str(out)],
+            seconds, work / f"{name}.log", server_pid,
+        )  # fmt: skip
+    finally:
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return pd.read_parquet(out / "requests.parquet"), samples
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def distributed(host: str, work: Path, secs: float, pid: int, single_rate: float,
+                per_order: float) -> None:  # fmt: skip
+    """Section 3: 2 workers over 1, both saturated."""
+    print("5/6 distributed replay, master + 1 worker, saturated ...", flush=True)
+    asked1 = 1.2 * single_rate
+    one, one_samples = distributed_run(host, work, "dist1", 1, asked1 / per_order, secs, pid)
+    rate1, lo, hi = steady(one)
+    m1, _ = cpu_share(one_samples, lo, hi)
+    print("6/6 distributed replay, master + 2 workers, saturated ...", flush=True)
+    asked2 = 2.4 * rate1
+    two, two_samples = distributed_run(host, work, "dist2", 2, asked2 / per_order, secs, pid)
+    rate2, lo, hi = steady(two)
+    m2, srv2 = cpu_share(two_samples, lo, hi)
+    print()
+    print(f"{'':44}requests/s  master CPU  schedule asked")
+    for label, rate, cpu, asked in (
+        ("distributed replay, 1 worker", rate1, m1, asked1),
+        ("distributed replay, 2 workers", rate2, m2, asked2),
+    ):
+        state = "saturated" if rate < 0.95 * asked else "NOT saturated"
+        print(f"{label:44}{rate:10.0f}  {cpu:9.0f}%  {asked:8.0f}/s ({state})")
+    ratio = rate2 / rate1 if rate1 else 0.0
+    print(f"ratio 2 workers / 1 worker          {ratio:.2f}   (target >= 1.7; server CPU "
+          f"{srv2:.0f}% with 2 workers, on {os.cpu_count()} cores)")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each run")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["distributed"], help="run only the distributed section")
     args = parser.parse_args()
     if args.serve:
         serve()
@@ -363,6 +438,12 @@ def main() -> int:
         print(f"constant-response server on {host}; runs of {secs:g} s; files in {work}/")
 
         pid = server.pid
+        if args.only == "distributed":
+            per_order = requests_per_order(work)
+            print("measuring one process's saturated rate first ...", flush=True)
+            sat, _ = journey_run(host, work, "saturated", 2000.0 / per_order, secs, pid)
+            distributed(host, work, secs, pid, steady(sat)[0], per_order)
+            return 0
         print("1/4 plain FastHttpUser loop (50 users, no wait) ...", flush=True)
         plain, plain_gen, plain_srv = plain_rate(host, work, secs, pid)
         print("2/4 the same loop with a journey step's request shape ...", flush=True)
@@ -420,6 +501,7 @@ def main() -> int:
             f"p99 {late.quantile(0.99):.1f} ms, max {late.max():.1f} ms with the generator at "
             f"{gen:.0f}% CPU   (target p99 < 50 ms below 70% CPU)"
         )
+        distributed(host, work, secs, pid, journeys, per_order)
         load = os.getloadavg()[0]
         print(
             f"(CPU in % of one core; load average {load_before:.1f} before, {load:.1f} now, "

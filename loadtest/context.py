@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from loadtest.identities import Identities
 from loadtest.plan import Plan, PlannedOrder
-from loadtest.recorder import PartWriter
+from loadtest.recorder import RowWriter
+from loadtest.tables import UNFINISHED
 
 #: Scenario seconds a bundled order's rider step may wait for the orders before it in the
 #: bundle to make the same step: their food is ready within the strategy's bundle window (5
@@ -30,11 +31,16 @@ class Bounds:
     sent: int = 0
 
     def take(self) -> None:
-        if self.max_requests and self.sent >= self.max_requests:
-            raise BoundReached(f"request bound ({self.max_requests}) reached")
-        if time.time() >= self.deadline:
-            raise BoundReached("time bound reached")
+        if self.exhausted:
+            raise BoundReached(self.reason)
         self.sent += 1
+
+    @property
+    def reason(self) -> str:
+        """The words ``take`` raises with, for journeys the bounds ended before they began."""
+        if self.max_requests and self.sent >= self.max_requests:
+            return f"request bound ({self.max_requests}) reached"
+        return "time bound reached"
 
     @property
     def exhausted(self) -> bool:
@@ -51,7 +57,7 @@ class RunContext:
     shares: int
     t0: float
     identities: Identities
-    writer: PartWriter
+    writer: RowWriter
     bounds: Bounds
     rider_wait_s: float = 30.0
     pending: deque[PlannedOrder] = field(default_factory=deque)
@@ -71,7 +77,28 @@ class RunContext:
         return self.t0 + (order.arrival_s + offset_s) / self.plan.speedup
 
     def next_order(self) -> PlannedOrder | None:
+        """None once the bounds are reached: the orders left are recorded by
+        ``drain_unstarted``, not each by a user sleeping until its due time."""
+        if self.bounds.exhausted:
+            return None
         return self.pending.popleft() if self.pending else None
+
+    def drain_unstarted(self) -> int:
+        """Record every journey still pending as unfinished (the bounds ended the run before
+        its time), so each planned journey has its row before the share reports done."""
+        reason = self.bounds.reason
+        now = time.time()
+        n = 0
+        while self.pending:
+            o = self.pending.popleft()
+            self.writer.add(
+                "journeys",
+                {"journey_id": o.key, "kind": o.kind, "planned_ts": self.due(o),
+                 "start_ts": now, "end_ts": now, "outcome": UNFINISHED, "final_status": None,
+                 "order_id": None, "failure_reason": reason, "worker": self.share},
+            )  # fmt: skip
+            n += 1
+        return n
 
     @property
     def complete(self) -> bool:

@@ -20,8 +20,10 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from loadtest.options import PARENT_ENV, LoadOptions, to_locust_args
+from loadtest.outcome import run_outcome
 from loadtest.recorder import PARTS, merge_parts
 from loadtest.summary import format_summary, summarize
+from scenarios.exit_codes import ExitCode
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
@@ -136,17 +138,24 @@ def run(host: str, opts: LoadOptions, workers: int, run_dir: Path, planned: int,
     _mark_complete(run_dir, interrupted)
     if not (run_dir / "requests.parquet").exists():
         print(f"Locust did not start; see the logs in {run_dir}/", file=sys.stderr)
-        return 1
+        return ExitCode.RUN_FAILED
     summary = summarize(run_dir)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(format_summary(summary, run_dir))
-    codes = [c.proc.returncode for c in children]
     if interrupted:
-        return 130
-    if any(code not in (0, 1) for code in codes):  # 1 = Locust saw failed requests
-        print(f"a Locust process ended with {codes}; see {run_dir}/*.log", file=sys.stderr)
-        return 1
-    return 0
+        return ExitCode.INTERRUPTED
+    code, reasons = run_outcome(run_dir, summary)
+    crashed = [
+        f"{c.name} ({c.proc.returncode})"
+        for c in children
+        if c.proc.returncode not in (ExitCode.OK, ExitCode.RUN_FAILED)
+    ]
+    if crashed:
+        reasons.append(f"Locust process(es) {', '.join(crashed)} ended abnormally; see "
+                       f"{run_dir}/*.log")  # fmt: skip
+    for reason in reasons:
+        print(f"orderflow loadtest: {reason}", file=sys.stderr)
+    return ExitCode.RUN_FAILED if reasons else code
 
 
 def _stop(children: list[Child]) -> None:
@@ -172,6 +181,10 @@ def _mark_complete(run_dir: Path, interrupted: bool) -> None:
     for name in ("requests", "journeys", "ws_events", "planned"):
         f = run_dir / f"{name}.parquet"
         counts[name] = pq.read_metadata(f).num_rows if f.exists() else 0
-    manifest["complete"] = True
+    # A Locust process that finalized the run keeps its verdict (false when a worker was
+    # lost); if it died first, the parts merged here may lack its last second of rows.
+    if not manifest.get("finalized"):
+        manifest["complete"] = False
+        manifest["finalized_by"] = "orderflow loadtest (the Locust process did not finish)"
     manifest["interrupted"] = interrupted
     path.write_text(json.dumps(manifest, indent=1) + "\n")

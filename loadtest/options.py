@@ -18,6 +18,10 @@ class OptionError(ValueError):
     """A flag with an unusable value; the message names the flag."""
 
 
+class MissingFileError(OptionError):
+    """A flag naming a file or directory that is not there (bad input, not usage)."""
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     scenario: str
@@ -127,7 +131,9 @@ def add_arguments(parser: Any, *, scenario_flag: bool = True) -> None:
     )
 
 
-def from_namespace(ns: Any) -> LoadOptions:
+def from_namespace(ns: Any, *, check_files: bool = True) -> LoadOptions:
+    """``check_files=False`` on a worker: its paths are the master's, which it never opens."""
+
     def positive(name: str, value: float) -> float:
         if not value > 0:
             raise OptionError(f"--{name.replace('_', '-')}: must be > 0, got {value}")
@@ -150,10 +156,10 @@ def from_namespace(ns: Any) -> LoadOptions:
         raise OptionError(f"--connections: must be >= 0, got {connections}")
     trace = Path(ns.trace) if ns.trace else None
     tokens = Path(ns.tokens) if ns.tokens else None
-    if tokens is not None and not tokens.is_file():
-        raise OptionError(f"--tokens {tokens}: no such file")
-    if trace is not None and not trace.is_dir():
-        raise OptionError(f"--trace {trace}: no such directory")
+    if check_files and tokens is not None and not tokens.is_file():
+        raise MissingFileError(f"--tokens {tokens}: no such file")
+    if check_files and trace is not None and not trace.is_dir():
+        raise MissingFileError(f"--trace {trace}: no such directory")
     return LoadOptions(
         scenario=str(ns.scenario),
         trace=trace,

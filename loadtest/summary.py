@@ -9,55 +9,55 @@ sending a request it was ready to send (``start - ready``: CPU starved, pool too
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from hdrh.histogram import HdrHistogram
+import pyarrow.parquet as pq
 
-PERCENTILES = (50.0, 90.0, 99.0, 99.9)
-
-
-def _hist(values_ms: np.ndarray[Any, Any]) -> dict[str, float]:
-    if values_ms.size == 0:
-        return {}
-    h = HdrHistogram(1, 3_600_000_000, 3)  # 1 us .. 1 h, in microseconds, 3 digits
-    micros = np.clip(values_ms * 1000.0, 1, 3_600_000_000).astype(np.int64)
-    for value, count in zip(*np.unique(micros, return_counts=True), strict=True):
-        h.record_value(int(value), int(count))
-    by_p = h.get_percentile_to_value_dict(list(PERCENTILES))
-    out = {f"p{p:g}": by_p[p] / 1000.0 for p in PERCENTILES}
-    out["max"] = h.get_max_value() / 1000.0
-    out["mean"] = float(values_ms.mean())
-    return out
+from loadtest.hdr import ALL, Histograms, from_tables
+from loadtest.recorder import read_histograms, write_histograms
 
 
-def latency_block(df: pd.DataFrame) -> dict[str, Any]:
-    service = ((df["end_ts"] - df["start_ts"]) * 1000).to_numpy()
-    corrected = ((df["end_ts"] - df["intended_ts"]) * 1000).to_numpy()
-    late = ((df["start_ts"] - df["intended_ts"]).clip(lower=0) * 1000).to_numpy()
-    delay = ((df["start_ts"] - df["ready_ts"]).clip(lower=0) * 1000).to_numpy()
-    return {
-        "requests": len(df),
-        "errors": int(df["error"].notna().sum()),
-        "service_ms": _hist(service),
-        "corrected_ms": _hist(corrected),
-        "start_lateness_ms": _hist(late),
-        "send_delay_ms": _hist(delay),
-    }
+def run_histograms(run_dir: Path) -> Histograms:
+    """The run's histograms: ``histograms.json`` when it holds exactly the run's rows (what the
+    processes recorded as they flushed), else rebuilt from the rows and written back (a run
+    directory from before histograms, or rows that arrived after the last write)."""
+    n_requests = pq.read_metadata(run_dir / "requests.parquet").num_rows
+    ws_path = run_dir / "ws_events.parquet"
+    ws = pq.read_table(ws_path, columns=["delay_ms"]).column(0) if ws_path.exists() else None
+    n_ws = int(np.isfinite(ws.to_numpy(zero_copy_only=False).astype(float)).sum()) if ws else 0
+    h = read_histograms(run_dir)
+    if h is not None and h.count(ALL) == n_requests and h.ws_count() == n_ws:
+        return h
+    h = from_tables(
+        pq.read_table(run_dir / "requests.parquet"),
+        pq.read_table(ws_path) if ws_path.exists() else None,
+    )
+    write_histograms(run_dir, h)
+    return h
+
+
+def latency_block(df: pd.DataFrame, h: Histograms, endpoint: str = ALL) -> dict[str, Any]:
+    return {"requests": len(df), "errors": int(df["error"].notna().sum()), **h.block(endpoint)}
 
 
 def summarize(run_dir: Path) -> dict[str, Any]:
     req = pd.read_parquet(run_dir / "requests.parquet")
     jrn = pd.read_parquet(run_dir / "journeys.parquet")
     wse = pd.read_parquet(run_dir / "ws_events.parquet")
-    out: dict[str, Any] = {"overall": latency_block(req) if len(req) else {"requests": 0}}
+    h = run_histograms(run_dir)
+    out: dict[str, Any] = {
+        "percentiles_from": "histograms.json (HdrHistogram, 1 us .. 1 h, 3 digits)",
+        "overall": latency_block(req, h) if len(req) else {"requests": 0},
+    }
     if len(req):
         span = float(req["end_ts"].max() - req["start_ts"].min()) or 1.0
         out["overall"]["requests_per_s"] = len(req) / span
         out["by_endpoint"] = {
-            str(name): latency_block(group) for name, group in req.groupby("endpoint")
+            str(name): latency_block(group, h, str(name)) for name, group in req.groupby("endpoint")
         }
         out["status_codes"] = {str(k): int(v) for k, v in req["status"].value_counts().items()}
     out["journeys"] = {
@@ -66,8 +66,15 @@ def summarize(run_dir: Path) -> dict[str, Any]:
     }
     failures = jrn[jrn["outcome"] == "failed"]["failure_reason"].value_counts().head(10)
     out["top_failure_reasons"] = {str(k): int(v) for k, v in failures.items()}
-    delays = wse["delay_ms"].dropna().to_numpy()
-    out["ws"] = {"events": len(wse), "delay_ms": _hist(np.clip(delays, 0, None))}
+    out["ws"] = {"events": len(wse), "delay_ms": h.ws_block()}
+    manifest = run_dir / "manifest.json"
+    if manifest.exists():
+        m = json.loads(manifest.read_text())
+        if m.get("lost_workers"):
+            out["incomplete"] = {
+                "lost_workers": m["lost_workers"],
+                "lost_journeys": m.get("counts", {}).get("lost_journeys", 0),
+            }
     return out
 
 
@@ -95,6 +102,12 @@ def format_summary(s: dict[str, Any], run_dir: Path) -> str:
         lines.append(f"  journeys {kind:<18} {parts}")
     for reason, n in s["top_failure_reasons"].items():
         lines.append(f"  failed x{n}: {reason}")
+    if "incomplete" in s:
+        inc = s["incomplete"]
+        lines.append(
+            f"  INCOMPLETE: worker share(s) {inc['lost_workers']} lost, "
+            f"{inc['lost_journeys']} of their journeys never ran"
+        )
     ws = s["ws"]
     if ws["events"]:
         d = ws["delay_ms"]

@@ -16,11 +16,13 @@ COMMANDS: tuple[str, ...] = (
     "orderflow.commands.serve",
     "orderflow.commands.token",
     "orderflow.commands.report",
+    "orderflow.commands.compare",
     "orderflow.commands.simulate",
     "orderflow.commands.import_mdrp",
     "orderflow.commands.sweep",
     "orderflow.commands.plan",
     "orderflow.commands.loadtest",
+    "orderflow.commands.conform",
 )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reports.evaluate import MetricData
+from reports.percentiles import group_percentiles
 from scenarios.thresholds import Threshold, Unit, format_quantity
 
 
@@ -44,9 +45,12 @@ def _per_bucket(data: MetricData, aggregation: str, pct: float | None) -> pd.Ser
         assert data.flags is not None
         return pd.Series(data.flags.astype(np.float64)).groupby(data.buckets).mean()
     assert data.samples is not None
-    grouped = pd.Series(data.samples).groupby(data.buckets)
     if pct is not None:
-        return grouped.quantile(pct / 100.0)
+        frame = pd.DataFrame({"bucket": data.buckets, "v": data.samples})
+        label = "p"
+        table = group_percentiles(frame, ["bucket"], "v", [pct], label, data.definition)
+        return table.iloc[:, 0]
+    grouped = pd.Series(data.samples).groupby(data.buckets)
     if aggregation == "avg":
         return grouped.mean()
     return grouped.max() if aggregation == "max" else grouped.min()

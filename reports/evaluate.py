@@ -2,8 +2,9 @@
 
 The metrics are plain arrays gathered by :mod:`reports.metrics` from a run directory, so the same
 evaluation serves ``orderflow report`` and the ``--check`` flag of ``simulate`` / ``loadtest``.
-Aggregations use numpy's default (linear-interpolation) percentiles, the same definition the
-report's tables use, so a threshold and the table beside it never disagree.
+Percentiles follow the metric's own definition (``reports.percentiles``: a load run's
+HdrHistograms, numpy's linear interpolation for simulation KPIs), the same the report's tables
+use, so a threshold and the table beside it never disagree.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from reports.percentiles import Definition, percentile
 from scenarios.thresholds import Condition, Threshold, ThresholdError, Unit, format_quantity
 
 FloatArray = npt.NDArray[np.float64]
@@ -32,6 +34,8 @@ class MetricData:
     count: int | None = None
     #: Time bucket of each sample/flag, for finding the intervals in which a threshold is breached.
     buckets: npt.NDArray[np.int64] | None = None
+    #: How a percentile of ``samples`` is defined (a load run's latencies: its HdrHistograms).
+    definition: Definition = Definition.LINEAR
 
     def aggregate(self, cond: Condition, threshold: Threshold) -> float | None:
         """The aggregated value, ``None`` when there is no data to aggregate."""
@@ -60,16 +64,18 @@ class MetricData:
             )
         if self.unit is not Unit.DURATION and cond.unit is Unit.DURATION:
             raise ThresholdError(f"{where}: {threshold.name!r} is not a duration; drop the unit")
-        return aggregate_samples(self.samples, cond)
+        return aggregate_samples(self.samples, cond, self.definition)
 
 
-def aggregate_samples(samples: FloatArray, cond: Condition) -> float | None:
+def aggregate_samples(
+    samples: FloatArray, cond: Condition, definition: Definition = Definition.LINEAR
+) -> float | None:
     values = samples[~np.isnan(samples)]
     if values.size == 0:
         return None
     pct = cond.percentile
     if pct is not None:
-        return float(np.percentile(values, pct))
+        return percentile(values, pct, definition)
     if cond.aggregation == "avg":
         return float(values.mean())
     if cond.aggregation == "max":

@@ -10,14 +10,15 @@ intended send time, so a slow interval is shown where the load that suffered it 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from reports.evaluate import FloatArray, MetricData
+from reports.percentiles import Definition, group_percentiles, percentile
 from reports.rundir import RunDir, RunDirError
-from reports.timebuckets import auto_bucket, bucket_index, group_percentiles, pct_label
+from reports.timebuckets import auto_bucket, bucket_index, pct_label
 from scenarios.thresholds import Unit
 
 REQUEST_COLUMNS = ("intended_ts", "start_ts", "end_ts", "endpoint", "status")
@@ -80,10 +81,7 @@ def _stats(values: FloatArray, percentiles: Sequence[float], prefix: str) -> dic
     values = values[np.isfinite(values)]
     if values.size == 0:
         return {}
-    out = {
-        f"{prefix}_{pct_label(p)}": float(v)
-        for p, v in zip(percentiles, np.percentile(values, percentiles), strict=True)
-    }
+    out = {f"{prefix}_{pct_label(p)}": percentile(values, p, Definition.HDR) for p in percentiles}
     out[f"{prefix}_mean"] = float(values.mean())
     out[f"{prefix}_max"] = float(values.max())
     return out
@@ -208,6 +206,11 @@ def analyse(run: RunDir, percentiles: Sequence[float], bucket_s: float | None) -
 
     ws, ws_hist = _websocket(run, pcts, metrics)
     journeys = _journeys(run, metrics)
+    # Request latencies and WebSocket delays follow the run's histograms (summary.json); a
+    # journey's duration is not one of them (and may run past their 1 h ceiling).
+    for name, m in metrics.items():
+        if m.samples is not None and name != "journeys":
+            metrics[name] = replace(m, definition=Definition.HDR)
     planned = _planned(run, frame, intended, start, t0, width)
     return LoadAnalysis(
         t0=t0,

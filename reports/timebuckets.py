@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 #: Bucket widths (seconds) the automatic choice picks from, so axes read in round numbers.
 NICE_BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
@@ -47,14 +44,3 @@ def parse_percentiles(text: str) -> tuple[float, ...]:
 
 def bucket_index(ts: npt.NDArray[np.float64], t0: float, width: float) -> npt.NDArray[np.int64]:
     return np.floor((ts - t0) / width).astype(np.int64)
-
-
-def group_percentiles(
-    frame: pd.DataFrame, keys: list[str], column: str, percentiles: Sequence[float], prefix: str
-) -> pd.DataFrame:
-    """Percentiles of ``column`` per group, as columns ``{prefix}_p50`` ... (linear, like numpy)."""
-    qs = np.asarray([p / 100.0 for p in percentiles], dtype=np.float64)
-    grouped = frame.groupby(keys, sort=True, observed=True)[column].quantile(qs)
-    table = grouped.unstack(level=-1)
-    table.columns = [f"{prefix}_{pct_label(p)}" for p in percentiles]
-    return table

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from scenarios.exit_codes import ExitCode
+
 #: Exit code of ``orderflow report`` / ``--check`` when at least one threshold is breached.
-#: Distinct from 1 (bad input) and 2 (usage), so CI can tell "the run is bad" from "the call is".
-BREACH_EXIT_CODE = 3
+BREACH_EXIT_CODE = int(ExitCode.BREACHED)
 
 
 class ThresholdError(ValueError):

@@ -37,11 +37,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from scenarios.exit_codes import ExitCode
+
     if args.tour:
         return tour()
     if not args.speedup > 0 or not args.duration > 0:
         print("orderflow demo: --speedup and --duration must be > 0", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     from orderflow import runs
     from reports.build import build_report
     from reports.check import print_evaluation
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         load_report = build_report(load_dir)
     except (runs.RunFailed, RunDirError) as exc:
         print(f"orderflow demo: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.RUN_FAILED
     for title, result in (("simulation", sim_report), ("load test", load_report)):
         print(f"\n{title} report: {result.html}")
         print_evaluation(result.evaluation)

@@ -37,26 +37,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from loadtest import launcher
     from loadtest.identities import IdentityError
-    from loadtest.options import OptionError, default_out, from_namespace
+    from loadtest.options import MissingFileError, OptionError, default_out, from_namespace
     from loadtest.plan import PlanError
     from loadtest.preflight import TargetError, check_host, check_target, prepare
+    from scenarios.exit_codes import ExitCode
 
-    def fail(message: str) -> int:
+    def fail(message: str, code: ExitCode) -> int:
         print(f"orderflow loadtest: {message}", file=sys.stderr)
-        return 2
+        return int(code)
 
     if not 1 <= args.workers <= 64:
-        return fail(f"--workers: must be between 1 and 64, got {args.workers}")
+        return fail(f"--workers: must be between 1 and 64, got {args.workers}", ExitCode.USAGE)
     try:
         opts = from_namespace(args)
         host = check_host(args.host)
+    except MissingFileError as exc:
+        return fail(str(exc), ExitCode.BAD_INPUT)
+    except (OptionError, TargetError) as exc:
+        return fail(str(exc), ExitCode.USAGE)
+    try:
         identities, plan = prepare(opts)
+    except (IdentityError, PlanError) as exc:
+        return fail(str(exc), ExitCode.BAD_INPUT)
+    try:
         check_target(host, identities)
-    except (OptionError, IdentityError, PlanError, TargetError) as exc:
-        return fail(str(exc))
+    except TargetError as exc:
+        return fail(str(exc), ExitCode.RUN_FAILED)
     run_dir: Path = opts.out or default_out()
     if (run_dir / "manifest.json").exists():
-        return fail(f"--out {run_dir}: already holds a run (pick a new directory)")
+        return fail(f"--out {run_dir}: already holds a run (pick a new directory)", ExitCode.USAGE)
     from dataclasses import replace
 
     opts = replace(opts, out=run_dir)
@@ -68,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     code = launcher.run(host, opts, args.workers, run_dir, len(plan.orders), bound)
-    if code == 0 and args.check:
+    if code == ExitCode.OK and args.check:
         from reports.check import check_run
 
         return check_run(run_dir)

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from reference_api.http.auth import resolve_secret
     from reference_api.http.server import serve
     from reference_api.http.settings import OPTIONS, parse_settings
+    from scenarios.exit_codes import ExitCode
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         settings = parse_settings(raw, spelling="flag")
     except ValueError as exc:
         print(f"orderflow serve: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
 
     def announce(line: str) -> None:
         print(line, flush=True)
@@ -101,5 +102,5 @@ def run(args: argparse.Namespace) -> int:
         )
     except OSError as exc:
         print(f"orderflow serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.RUN_FAILED
     return 0

@@ -77,10 +77,6 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-#: Exit status of a run that itself failed (a simulation bug, a lost worker, no cluster).
-RUN_FAILED_EXIT_CODE = 4
-
-
 def run_failures() -> tuple[type[BaseException], ...]:
     """What a run raises when it fails rather than its input being wrong: an ``except``
     clause evaluates this only when something was raised, so the imports stay lazy."""
@@ -93,14 +89,15 @@ def run_failures() -> tuple[type[BaseException], ...]:
 
 
 def run_failed(exc: BaseException) -> int:
-    """Say why the run failed; its exit status (``RUN_FAILED_EXIT_CODE``)."""
+    """Say why the run failed (a simulation bug, a lost worker, no cluster); exit 4."""
+    from scenarios.exit_codes import ExitCode
     from sim.model import SimulationBug
 
     if isinstance(exc, SimulationBug):
         print(f"error: simulation bug: {exc}", file=sys.stderr)
     else:
         print(f"error: the run failed: {exc or type(exc).__name__}", file=sys.stderr)
-    return RUN_FAILED_EXIT_CODE
+    return ExitCode.RUN_FAILED
 
 
 def precision_arg(args: argparse.Namespace) -> tuple[float | None, str | None]:

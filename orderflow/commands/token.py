@@ -44,11 +44,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None and not args.all:
         print("orderflow token: --out goes with --all", file=sys.stderr)
         return 2
+    from scenarios.exit_codes import ExitCode
+
     try:
         secret = resolve_secret()
-    except ValueError as exc:
+    except ValueError as exc:  # ORDERFLOW_JWT_SECRET is missing or unusable
         print(f"orderflow token: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     fx = build_fixtures(args.vendors, args.customers, args.riders)
     now = time.time()
     if args.all:

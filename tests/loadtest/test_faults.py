@@ -52,7 +52,7 @@ def tokens_file(path: Path) -> Path:
     return path
 
 
-def test_failing_target_is_recorded_not_fatal(faulty: str, tmp_path: Path) -> None:
+def test_failing_target_is_recorded_and_fails_the_run(faulty: str, tmp_path: Path) -> None:
     out = tmp_path / "faults"
     proc = loadtest(
         [EVERY_PATH, "--host", faulty, "--tokens", str(tokens_file(tmp_path / "t.json")),
@@ -60,7 +60,9 @@ def test_failing_target_is_recorded_not_fatal(faulty: str, tmp_path: Path) -> No
          "--rider-wait", "1", "--background", "0.02", "--max-requests", "400",
          "--out", str(out)]
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the run ends by itself with everything recorded, and says it failed (exit 4)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "failed the spec's checks" in proc.stderr
     run = read_run(out)
     r = run.requests
     errors = r["error"].dropna()

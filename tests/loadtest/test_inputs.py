@@ -1,5 +1,7 @@
 """Bad input (tokens files, trace dirs, flags, targets) is one clear message naming what is wrong
-and where, with exit status 2 and no traceback; nothing is sent and no run dir is written."""
+and where, with the exit status of docs/exit-codes.md (1 a file or scenario, 2 a flag, 4 a
+target that cannot be load tested) and no traceback; nothing is sent and no run dir is
+written."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 from loadtest.identities import IdentityError, load_tokens
 from orderflow.cli import main
+from scenarios.exit_codes import ExitCode
 from tests.loadtest.conftest import SECRET, Server, loadtest
 from tests.loadtest.test_faults import tokens_file
 
@@ -35,8 +38,8 @@ def refused(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
     the same CLI entry point, minus a few seconds of interpreter start-up per case."""
     monkeypatch.setenv("ORDERFLOW_JWT_SECRET", SECRET)
 
-    def check(args: list[str], *needles: str) -> None:
-        assert main(["loadtest", *args]) == 2
+    def check(args: list[str], *needles: str, code: int = ExitCode.USAGE) -> None:
+        assert main(["loadtest", *args]) == code
         err = capsys.readouterr().err
         for needle in needles:
             assert needle in err, err
@@ -49,22 +52,27 @@ def test_bad_flags_and_paths(server: Server, tmp_path: Path, refused: Refused) -
     host = ["--host", server.url]
     refused([*host, "--workers", "0"], "--workers")
     refused(["--host", "localhost:8000"], "--host 'localhost:8000'", "http://")
-    refused([*host, "nonexistent_scenario"], "nonexistent_scenario", "shipped")
-    refused([*host, "--tokens", str(tmp_path / "nope.json")], "nope.json", "no such file")
-    refused([*host, "--trace", str(tmp_path)], "no timeline.parquet")
+    bad = ExitCode.BAD_INPUT
+    refused([*host, "nonexistent_scenario"], "nonexistent_scenario", "shipped", code=bad)
+    refused([*host, "--tokens", str(tmp_path / "nope.json")], "nope.json", "no such file",
+            code=bad)  # fmt: skip
+    refused([*host, "--trace", str(tmp_path)], "no timeline.parquet", code=bad)
     stub = pa.table({"order_idx": [0], "role": ["customer"]})
     pq.write_table(stub, tmp_path / "timeline.parquet")
-    refused([*host, "--trace", str(tmp_path)], "timeline.parquet", "missing column 'arrival_s'")
+    refused([*host, "--trace", str(tmp_path)], "timeline.parquet", "missing column 'arrival_s'",
+            code=bad)  # fmt: skip
     refused([*host, "--ws-share", "2"], "--ws-share: must be between 0 and 1")
-    refused([*host, "--set", "fleet.nonsense=1"], "fleet.nonsense: unknown field")
+    refused([*host, "--set", "fleet.nonsense=1"], "fleet.nonsense: unknown field", code=bad)
 
 
 def test_target_refusing_tokens_or_unreachable(
     server: Server, tmp_path: Path, refused: Refused
 ) -> None:
+    failed = ExitCode.RUN_FAILED
     refused(["--host", server.url, "--tokens", str(tokens_file(tmp_path / "t.json"))],
-            "refused the token", "--tokens FILE")  # fmt: skip
-    refused(["--host", "http://127.0.0.1:9"], "cannot reach http://127.0.0.1:9/api/orders/")
+            "refused the token", "--tokens FILE", code=failed)  # fmt: skip
+    refused(["--host", "http://127.0.0.1:9"], "cannot reach http://127.0.0.1:9/api/orders/",
+            code=failed)  # fmt: skip
 
 
 @pytest.mark.parametrize(

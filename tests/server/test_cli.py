@@ -71,7 +71,7 @@ def test_token_errors_name_the_problem(
     assert "--ttl" in capsys.readouterr().err
     assert main(["token", "--role", "rider", "--out", "x.json"]) == 2
     monkeypatch.setenv(JWT_SECRET_ENV, "short")
-    assert main(["token", "--role", "rider"]) == 2
+    assert main(["token", "--role", "rider"]) == 1  # bad input (docs/exit-codes.md)
     assert "at least 16 bytes" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["token", "--role", "chef"])
@@ -160,5 +160,5 @@ def test_serve_refuses_bad_settings(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert main(["serve", "--db", db, "--port", str(port)]) == 1
+        assert main(["serve", "--db", db, "--port", str(port)]) == 4  # the run failed
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
