@@ -17,6 +17,7 @@ import numpy as np
 import simpy
 
 from reference_api import bootstrap
+from reference_api.clock import Clock
 from reference_api.dispatch import DispatchSpec
 from reference_api.model import Order, Rider
 from reference_api.policy import Policy
@@ -87,11 +88,11 @@ def policy_for(s: Scenario) -> Policy:
 
 
 def open_service(
-    s: Scenario, clock: SimClock, city: City, rngs: Mapping[str, np.random.Generator]
+    s: Scenario, clock: Clock, city: City, rngs: Mapping[str, np.random.Generator]
 ) -> tuple[MemoryStore, OrderService]:
-    """The service the model drives, on an in-memory store (the ledger has it forget each order
-    once recorded), with the scenario's dispatch strategy on a grid sized to the fleet's
-    density."""
+    """The service the model drives (``clock``: a ``SimClock``, or a manual one for a replay),
+    on an in-memory store (the ledger has it forget each order once recorded), with the
+    scenario's dispatch strategy on a grid sized to the fleet's density."""
     fleet = s.fleet
     cell = fleet.dispatch_cell_km or min(
         2.0, max(0.25, math.sqrt(city.area_km2 / max(1.0, s.rider_count / 3)))

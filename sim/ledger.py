@@ -113,7 +113,7 @@ class Ledger:
         refund = order.refund
         r.o_refund.append(0 if refund is None else codes.REFUND_STATE[refund.status])
         placed = rec.ts[PLACED]
-        r.o_window.append(1 if self._window[0] <= placed < self._window[1] else 0)
+        r.o_window.append(self._window[0] <= placed < self._window[1])
 
 
 def _refund_pending(rec: OrderRec, order: Order) -> bool:

@@ -43,7 +43,7 @@ from sim.world import build_world
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
+def fewer_collections() -> Iterator[None]:
     """A city-scale run keeps hundreds of thousands of objects alive (orders in flight, pending
     events) and allocates millions more; with CPython's default thresholds the cyclic collector
     would rescan the long-lived ones over and over. Freeze what exists, collect young objects in
@@ -80,7 +80,7 @@ class Model:
 
     def __init__(self, scenario: Scenario, seed: int, replication: int) -> None:
         self.s = s = scenario
-        self.replication = replication
+        self.seed, self.replication = seed, replication
         self.rngs = rngs = streams(seed, replication)
         self.env = env = BucketedEnvironment()
         self.clock = clock = SimClock(env, EPOCH_DAY + s.period.start_s)
@@ -89,6 +89,7 @@ class Model:
         self.rec = rec = Recorder(replication)
         self.progress: Callable[[float], None] | None = None  # told the simulated time
         self.plan = OrderPlan(s, rngs)
+        rec.reserve_orders(len(self.plan))
         p = s.period
         self.window = (p.warmup_min * 60, p.duration_s - p.cooldown_min * 60)
         self.ledger = ledger = Ledger(self.store, rec, env.event(), clock.epoch, self.window)
@@ -145,7 +146,7 @@ class Model:
 
         env.timeout(s.period.duration_s + s.period.drain_h * 3600).callbacks.append(time_up)
         try:
-            with _fewer_collections():
+            with fewer_collections():
                 env.run(until=end)
         except OrderflowError as exc:
             raise SimulationBug(

@@ -137,6 +137,11 @@ class Fleet:
                             yield from self._deliver_split(r, recs)
                         else:
                             yield from self._deliver_bundle(r, recs)
+                        del recs
+                    # A rider idle for hours (one the dispatch never finds nearest) would keep
+                    # its last order's record alive, and with it the block of draws the record
+                    # points to (thousands of orders' worth): let go before sleeping.
+                    del rec
                     self._flush()
             # the next shift the rider can still work (a delivery may have run past some)
             while r.later and r.later[0][1] <= env.now:
