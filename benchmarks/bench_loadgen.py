@@ -41,6 +41,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -349,8 +350,10 @@ def journey_run(host: str, work: Path, name: str, orders_per_s: float, seconds: 
 
 
 def distributed_run(host: str, work: Path, name: str, workers: int, orders_per_s: float,
-                    seconds: float, server_pid: int) -> tuple[pd.DataFrame, Samples]:  # fmt: skip
-    """A master and ``workers`` workers on 127.0.0.1; samples are the master's CPU."""
+                    seconds: float, server_pid: int
+                    ) -> tuple[pd.DataFrame, Samples, Samples]:  # fmt: skip
+    """A master and ``workers`` workers on 127.0.0.1; samples are the master's and the server's
+    CPU, then the workers' together (in the server's slot)."""
     scenario = work / f"{name}.toml"
     scenario.write_text(SCENARIO.format(rate=orders_per_s * 3600.0 / SPEEDUP))
     tok = work / "tokens.json"
@@ -364,6 +367,17 @@ def distributed_run(host: str, work: Path, name: str, workers: int, orders_per_s
     for i in range(workers):
         log = (work / f"{name}-w{i}.log").open("wb")
         procs.append(subprocess.Popen(worker, cwd=work, stdout=log, stderr=subprocess.STDOUT))
+    worker_samples: Samples = []
+    stop = threading.Event()
+
+    def sample_workers() -> None:
+        while not stop.is_set():
+            total = sum(cpu_seconds(p.pid) for p in procs)
+            worker_samples.append((time.time(), 0.0, total))
+            stop.wait(0.2)
+
+    sampler = threading.Thread(target=sample_workers, daemon=True)
+    sampler.start()
     try:
         samples = run_locust(
             ["-f", locustfile, "--host", host, "--master", "--expect-workers", str(workers),
@@ -374,12 +388,13 @@ def distributed_run(host: str, work: Path, name: str, workers: int, orders_per_s
             seconds, work / f"{name}.log", server_pid,
         )  # fmt: skip
     finally:
+        stop.set()
         for p in procs:
             try:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
-    return pd.read_parquet(out / "requests.parquet"), samples
+    return pd.read_parquet(out / "requests.parquet"), samples, worker_samples
 
 
 def free_port() -> int:
@@ -394,26 +409,35 @@ def distributed(host: str, work: Path, secs: float, pid: int, single_rate: float
                 per_order: float) -> None:  # fmt: skip
     """Section 3: 2 workers over 1, both saturated."""
     print("5/6 distributed replay, master + 1 worker, saturated ...", flush=True)
-    asked1 = 1.2 * single_rate
-    one, one_samples = distributed_run(host, work, "dist1", 1, asked1 / per_order, secs, pid)
+    asked1 = 1.5 * single_rate  # ahead of one worker, so it sends as fast as it can
+    one, one_samples, one_workers = distributed_run(
+        host, work, "dist1", 1, asked1 / per_order, secs, pid
+    )
     rate1, lo, hi = steady(one)
     m1, _ = cpu_share(one_samples, lo, hi)
+    w1 = cpu_share(one_workers, lo, hi)[1]
     print("6/6 distributed replay, master + 2 workers, saturated ...", flush=True)
-    asked2 = 2.4 * rate1
-    two, two_samples = distributed_run(host, work, "dist2", 2, asked2 / per_order, secs, pid)
+    asked2 = 3.0 * rate1  # ahead of two workers likewise
+    two, two_samples, two_workers = distributed_run(
+        host, work, "dist2", 2, asked2 / per_order, secs, pid
+    )
     rate2, lo, hi = steady(two)
     m2, srv2 = cpu_share(two_samples, lo, hi)
+    w2 = cpu_share(two_workers, lo, hi)[1]
     print()
-    print(f"{'':44}requests/s  master CPU  schedule asked")
-    for label, rate, cpu, asked in (
-        ("distributed replay, 1 worker", rate1, m1, asked1),
-        ("distributed replay, 2 workers", rate2, m2, asked2),
+    print(f"{'':44}requests/s  master CPU  workers CPU  schedule asked")
+    for label, rate, cpu, wcpu, asked in (
+        ("distributed replay, 1 worker", rate1, m1, w1, asked1),
+        ("distributed replay, 2 workers", rate2, m2, w2, asked2),
     ):
         state = "saturated" if rate < 0.95 * asked else "NOT saturated"
-        print(f"{label:44}{rate:10.0f}  {cpu:9.0f}%  {asked:8.0f}/s ({state})")
+        print(f"{label:44}{rate:10.0f}  {cpu:9.0f}%  {wcpu:10.0f}%  {asked:8.0f}/s ({state})")
     ratio = rate2 / rate1 if rate1 else 0.0
+    per_cpu = (rate2 / w2) / (rate1 / w1) if w1 and w2 else 0.0
     print(f"ratio 2 workers / 1 worker          {ratio:.2f}   (target >= 1.7; server CPU "
           f"{srv2:.0f}% with 2 workers, on {os.cpu_count()} cores)")  # fmt: skip
+    print(f"  per worker CPU-second             {per_cpu:.2f}   (1.0: the second worker costs "
+          "nothing extra per request; cores left over bound the wall ratio)")  # fmt: skip
 
 
 def main() -> int:
@@ -440,8 +464,9 @@ def main() -> int:
         pid = server.pid
         if args.only == "distributed":
             per_order = requests_per_order(work)
-            print("measuring one process's saturated rate first ...", flush=True)
-            sat, _ = journey_run(host, work, "saturated", 2000.0 / per_order, secs, pid)
+            print("measuring one process's saturated rate first (as 1/4 and 3/4) ...", flush=True)
+            plain, _, _ = plain_rate(host, work, secs, pid)
+            sat, _ = journey_run(host, work, "saturated", 1.2 * plain / per_order, secs, pid)
             distributed(host, work, secs, pid, steady(sat)[0], per_order)
             return 0
         print("1/4 plain FastHttpUser loop (50 users, no wait) ...", flush=True)

@@ -270,6 +270,10 @@ _OTHERS: tuple[tuple[str, str], ...] = (
     ),
     ("status_endpoint.pickup_needs_otp", "a rider's pickup there needs metadata.otp: 422 (D11)"),
     (
+        "status_endpoint.wrong_otp_refused",
+        "a rider's pickup there with a wrong metadata.otp: 400 otp_invalid (D7, D11)",
+    ),
+    (
         "status_endpoint.system_override_unverified",
         "the system may deliver there without an OTP, recorded otp_verified false (D11)",
     ),
@@ -350,13 +354,21 @@ _OTHERS: tuple[tuple[str, str], ...] = (
     ("otp.lockout_after_5_wrong", "the 5th wrong code locks the OTP: 423 otp_locked (D7)"),
     ("otp.locked_refuses_right_code", "a locked OTP refuses even the right code: 423 (D7)"),
     ("otp.resend.too_soon_429", "a resend within the spacing is 429 with Retry-After (D7, D14)"),
-    ("otp.resend.resets_attempts", "a resend after a lockout gives a code that works (D7)"),
+    (
+        "otp.resend.resets_attempts",
+        "after a lockout a resend starts the count again: a wrong code is 400, not 423, and the "
+        "new code works (D7)",
+    ),
     ("otp.resend.used_code_409", "resending a used OTP is a 409 (D14)"),
     ("otp.used_code_refused", "a used pickup code no longer verifies: 400 otp_invalid (D7)"),
     # cancellation and refunds beyond the cells (D5, D8)
     ("cancel.restaurant_needs_reason", "a restaurant's cancellation without a reason: 422 (D5)"),
     ("refund.paid_cancel_pending", "cancelling a paid online order opens a refund pending (D8)"),
     ("refund.cod_cancel_none", "cancelling a COD order opens no refund (D8)"),
+    (
+        "refund.paid_reject_pending",
+        "rejecting a paid online order opens a refund pending, as a cancellation does (D3, D8)",
+    ),
     (
         "refund.completes",
         "the refund completes: REFUND_COMPLETED, payment refunded, refund completed (D8)",

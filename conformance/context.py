@@ -110,6 +110,8 @@ class TrackedOrder:
     cancelled_at: float | None = None
     #: the clean-up could not cancel it: no longer counted as held
     abandoned: bool = False
+    #: the user id of whoever checked it out (the lists are judged on the run's own orders)
+    placed_by: str = ""
 
     @property
     def active(self) -> bool:

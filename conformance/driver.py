@@ -63,6 +63,8 @@ class Exchange:
     text: str = ""
     error: str | None = None
     data: Any = None
+    #: seconds from sending the request to its answer (or to the failure)
+    elapsed: float = 0.0
 
     def json(self) -> Any:
         return self.data
@@ -211,7 +213,9 @@ class Driver:
         self.client.close()
 
     def _timeout(self, cleanup: bool) -> float:
-        return max(0.5, min(REQUEST_TIMEOUT_S, self.budget.time_left(cleanup=True)))
+        """How long one request may wait: never past the time limit (the checks' requests
+        not past their share of it, the clean-up's not past the limit itself)."""
+        return min(REQUEST_TIMEOUT_S, self.budget.time_left(cleanup=cleanup))
 
     def request(
         self,
@@ -232,6 +236,11 @@ class Driver:
         exchange = Exchange(method, path + query, who.label if who else "nobody", body)
         if headers and "Authorization" in headers:
             exchange.who = "a hand-made token"
+        timeout = self._timeout(cleanup)
+        if timeout <= 0:  # no time left for it: not sent (the bound's, not the target's)
+            self.budget.sent -= 1
+            self.budget.out_of_time()
+        began = time.monotonic()
         try:
             resp = self.client.request(
                 method,
@@ -239,9 +248,10 @@ class Driver:
                 json=body,
                 params=dict(params) if params else None,
                 headers=send,
-                timeout=self._timeout(cleanup),
+                timeout=timeout,
             )
         except httpx.HTTPError as exc:
+            exchange.elapsed = time.monotonic() - began
             exchange.error = f"{type(exc).__name__}: {exc}"
             self._failures_in_a_row += 1
             if self._failures_in_a_row >= self.max_transport_failures:
@@ -251,6 +261,7 @@ class Driver:
                 ) from None
             return exchange
         self._failures_in_a_row = 0
+        exchange.elapsed = time.monotonic() - began
         exchange.status = resp.status_code
         exchange.headers = {k.lower(): v for k, v in resp.headers.items()}
         exchange.text = resp.text[:BODY_LIMIT]
@@ -271,8 +282,12 @@ class Driver:
         url = base if raw is None else f"{base}?token={quote(raw, safe='')}"
         label = "a hand-made token" if token is not None else (who.label if who else "nobody")
         result = WsResult(base if raw is None else f"{base}?token=<{label}>", label)
+        timeout = self._timeout(False)
+        if timeout <= 0:
+            self.budget.sent -= 1
+            self.budget.out_of_time()
         try:
-            conn = connect(url, open_timeout=self._timeout(False), close_timeout=2)
+            conn = connect(url, open_timeout=timeout, close_timeout=2)
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             result.error = f"{type(exc).__name__}: {exc}"
             return Subscription(None, result, self.budget)

@@ -1,6 +1,8 @@
 """JUnit XML for CI: one ``testsuite`` per rule group and one ``testcase`` per rule. A failed
 rule carries the request and response that broke it in its ``failure``; a rule that could not
 be tested is ``skipped`` with why. Every rule is there, so a CI's test count is the catalogue's.
+Suites carry ``time``, ``timestamp`` and ``hostname``, cases ``time`` (the seconds of the
+requests that observed the rule), as Ant's junit-10.xsd has them.
 
 XML 1.0 cannot hold most control characters, and a response body may contain any: they are
 replaced before writing, so a hostile body cannot make the file unreadable."""
@@ -8,8 +10,10 @@ replaced before writing, so a hostile body cannot make the file unreadable."""
 from __future__ import annotations
 
 import re
+import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conformance.ledger import Outcome, Verdict
@@ -22,7 +26,19 @@ def clean(text: str) -> str:
     return _ILLEGAL.sub("\ufffd", text)
 
 
-def to_xml(verdicts: Sequence[Verdict], *, name: str, seconds: float) -> str:
+def to_xml(
+    verdicts: Sequence[Verdict],
+    *,
+    name: str,
+    seconds: float,
+    started: datetime | None = None,
+    hostname: str | None = None,
+) -> str:
+    """``started`` (UTC) is the run's start, written as the suites' ``timestamp`` (junit-10.xsd:
+    ISO 8601 without a zone); ``hostname`` the machine the check ran on."""
+    when = (started or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    host = hostname or socket.gethostname() or "localhost"
+
     def counts(rows: Sequence[Verdict]) -> dict[str, str]:
         return {
             "tests": str(len(rows)),
@@ -37,10 +53,26 @@ def to_xml(verdicts: Sequence[Verdict], *, name: str, seconds: float) -> str:
     for v in verdicts:
         groups.setdefault(v.rule.group, []).append(v)
     for group, rows in groups.items():
-        suite = ET.SubElement(root, "testsuite", {"name": f"conformance.{group}", **counts(rows)})
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            {
+                "name": f"conformance.{group}",
+                **counts(rows),
+                "time": f"{sum(v.seconds for v in rows):.3f}",
+                "timestamp": when,
+                "hostname": clean(host),
+            },
+        )
         for v in rows:
             case = ET.SubElement(
-                suite, "testcase", {"classname": f"conformance.{group}", "name": v.rule.id}
+                suite,
+                "testcase",
+                {
+                    "classname": f"conformance.{group}",
+                    "name": v.rule.id,
+                    "time": f"{v.seconds:.3f}",
+                },
             )
             if v.outcome is Outcome.FAIL:
                 failure = ET.SubElement(
@@ -55,5 +87,12 @@ def to_xml(verdicts: Sequence[Verdict], *, name: str, seconds: float) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write(path: Path, verdicts: Sequence[Verdict], *, name: str, seconds: float) -> None:
-    write_text(path, to_xml(verdicts, name=name, seconds=seconds))
+def write(
+    path: Path,
+    verdicts: Sequence[Verdict],
+    *,
+    name: str,
+    seconds: float,
+    started: datetime | None = None,
+) -> None:
+    write_text(path, to_xml(verdicts, name=name, seconds=seconds, started=started))

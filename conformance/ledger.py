@@ -33,6 +33,8 @@ class Verdict:
     reason: str = ""
     evidence: list[str] = field(default_factory=list)
     observations: int = 0
+    #: seconds the requests that observed it took (JUnit's ``time``)
+    seconds: float = 0.0
 
 
 @dataclass
@@ -41,6 +43,7 @@ class _Entry:
     failure: str | None = None
     evidence: list[str] = field(default_factory=list)
     untestable: str | None = None
+    seconds: float = 0.0
 
 
 class Ledger:
@@ -56,6 +59,7 @@ class Ledger:
     def check(self, rule_id: str, problem: str | None, *evidence: Evidence) -> bool:
         """Record one observation: ``problem`` None means the rule held. True when it held."""
         entry = self._entry(rule_id)
+        entry.seconds += sum(float(getattr(e, "elapsed", 0.0)) for e in evidence)
         if problem is None:
             entry.passes += 1
             return True
@@ -86,9 +90,11 @@ class Ledger:
             rule = RULES[rule_id]
             seen = entry.passes + (1 if entry.failure is not None else 0)
             if entry.failure is not None:
-                out.append(Verdict(rule, Outcome.FAIL, entry.failure, entry.evidence, seen))
+                out.append(
+                    Verdict(rule, Outcome.FAIL, entry.failure, entry.evidence, seen, entry.seconds)
+                )
             elif entry.passes:
-                out.append(Verdict(rule, Outcome.PASS, "", [], seen))
+                out.append(Verdict(rule, Outcome.PASS, "", [], seen, entry.seconds))
             else:
                 out.append(Verdict(rule, Outcome.UNTESTABLE, entry.untestable or unreached))
         return out

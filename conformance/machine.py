@@ -13,6 +13,7 @@ shrinking against a live server would cost requests and change its state).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -38,7 +39,7 @@ from conformance.table import CELLS, judge
 from loadtest.checks import canonical
 from reference_api.events import STATUS_CHANGED
 from reference_api.roles import Role
-from reference_api.statuses import OrderStatus
+from reference_api.statuses import ALIASES, OrderStatus
 
 S = OrderStatus
 #: At most this many orders live in one example (each may hold a rider).
@@ -46,6 +47,10 @@ MAX_ORDERS = 3
 #: Where each kind of code is live (D7).
 LIVE_IN = {"pickup": S.READY_FOR_PICKUP, "delivery": S.OUT_FOR_DELIVERY}
 KIND = {"pickup": "pickup", "complete_delivery": "delivery"}
+#: The "progress" draw: 4 forward moves to 1 random one.
+PROGRESS = (True, True, True, True, False)
+#: Where a forward move must not lead (they end the order: left to the random draws).
+ENDINGS = frozenset({S.CANCELLED, S.RESTAURANT_REJECTED, S.PAYMENT_FAILED})
 
 
 @dataclass
@@ -114,8 +119,15 @@ class Sequences(RuleBasedStateMachine):
             pass  # no token for the assigned rider, or no code to read: nothing to compare
 
     def _pick(self, status: OrderStatus, data: st.DataObject) -> tuple[Move, Role, bool]:
-        if data.draw(st.booleans(), label="progress"):
-            options = [(m, r) for m in CELLS for r in ROLES if allowed(m, status, r)]
+        """Mostly (4 in 5) a forward move its role may make, so sequences reach the pickup and
+        delivery codes; otherwise any move by any role (cancellations and rejections among)."""
+        if data.draw(st.sampled_from(PROGRESS), label="progress"):
+            options = [
+                (m, r)
+                for m in CELLS
+                for r in ROLES
+                if m.target not in ENDINGS and allowed(m, status, r)
+            ]
             if options:
                 move, role = data.draw(st.sampled_from(options), label="allowed move")
                 return move, role, data.draw(st.booleans(), label="generic")
@@ -123,12 +135,24 @@ class Sequences(RuleBasedStateMachine):
         role = data.draw(st.sampled_from(ROLES), label="role")
         return move, role, data.draw(st.booleans(), label="generic")
 
+    def _status_code(self, move: Move, generic: bool, data: st.DataObject) -> str | None:
+        """What a generic move sends as ``status_code``: the canonical code or one of its
+        aliases (D1)."""
+        if not generic:
+            return None
+        names = [move.target.value, *(a for a, s in ALIASES.items() if s is move.target)]
+        return data.draw(st.sampled_from(names), label="status code")
+
     def _who(self, order: TrackedOrder, role: Role) -> tuple[Who, bool]:
         ctx = self.ctx
         if role is not Role.RIDER:
             who = ctx.cast.owner(role)
             assert who is not None
             return who, True
+        if order.rider_id is None and order.status is S.READY_FOR_PICKUP:
+            # a pickup wants the assigned rider (D24): give the target --rider-wait
+            with contextlib.suppress(NotTestable):
+                orders.wait_rider(ctx, order)
         if order.rider_id is not None:
             rider = ctx.cast.rider(order.rider_id)
             if rider is None:
@@ -151,8 +175,12 @@ class Sequences(RuleBasedStateMachine):
             return None, None
         order = live.order
         held = order.pickup_code if kind == "pickup" else order.delivery_code
-        right = data.draw(st.sampled_from([True, True, False]), label="right code")
-        if order.status is LIVE_IN[kind] and right:
+        live_now = order.status is LIVE_IN[kind]
+        # while the code is live, as often wrong as right (D7's count), else mostly right
+        right = data.draw(
+            st.sampled_from([True, False] if live_now else [True, True, False]), label="right code"
+        )
+        if live_now and (right or held is None):
             held = orders.read_otp(self.ctx, order, kind)[0]
         if held is None:
             return "000000", False
@@ -193,10 +221,22 @@ class Sequences(RuleBasedStateMachine):
         move, role, generic = self._pick(status, data)
         who, visible = self._who(order, role)
         code, right = self._code(live, move, role, generic, data)
+        status_code = self._status_code(move, generic, data)
+        attempts = dict(live.attempts)
         want, counted = self._expected(live, move, role, visible, generic, code, right)
         previous = status.value
         start = len(live.sub.result.events)
-        ex = orders.perform(ctx, order, move, who, otp=code, generic=generic)
+        ex = orders.perform(
+            ctx, order, move, who, otp=code, generic=generic, status_code=status_code
+        )
+        if not visible and ex.status in (400, 403) and ex.status != want.status:
+            # the stranger rider was read as not assigned; the target may have assigned them
+            # since (just_in_time, rolling_horizon): read again and judge as the order stands
+            orders.detail(ctx, order)
+            if order.rider_id == who.user_id:
+                visible = True
+                live.attempts = attempts
+                want, counted = self._expected(live, move, role, visible, generic, code, right)
         problem = judge(ex, want.ok, want.status, want.code, want.why)
         if problem is None and want.ok:
             body = ex.json()
@@ -210,7 +250,16 @@ class Sequences(RuleBasedStateMachine):
         ctx.ledger.check("sequence.steps_match_model", problem, ex)
         if generic:
             ctx.ledger.check("status_endpoint.follows_table", problem, ex)
-        elif right is not False and not counted:
+        elif (
+            visible
+            and right is not False
+            and not counted
+            and want.ok == allowed(move, status, role)
+            and want.status != 409
+            and ex.status != 409
+        ):
+            # a cell is the table's answer to the caller on its own order: not a stranger's
+            # 404, not D24's 409 before assignment, not a code's count (D7)
             ctx.ledger.check(cell_id(move, status, role), problem, ex)
         succeeded = ex.status is not None and 200 <= ex.status < 300
         if not succeeded:

@@ -76,11 +76,20 @@ def expected_subtotal(body: dict[str, Any]) -> Decimal:
     )
 
 
+def send_checkout(ctx: Context, who: Who, body: dict[str, Any]) -> Exchange:
+    """``POST /api/orders/`` with the clean-up request of the order it may create reserved
+    before it is sent (so the bound always leaves one to cancel it); the caller tracks the
+    order, or the reserve is given back."""
+    ctx.budget.reserved += 1
+    try:
+        return ctx.driver.request(who, "POST", ENDPOINTS["place_order"].url(), body=body)
+    finally:
+        ctx.update_reserve()
+
+
 def place(ctx: Context, method: str = "cod", who: Who | None = None) -> TrackedOrder:
     customer = who or ctx.cast.customer
-    ex = ctx.driver.request(
-        customer, "POST", ENDPOINTS["place_order"].url(), body=checkout_body(ctx, method)
-    )
+    ex = send_checkout(ctx, customer, checkout_body(ctx, method))
     data = ex.json()
     if ex.status not in (200, 201) or not isinstance(data, dict) or "id" not in data:
         raise SetupFailed(f"checkout failed: {refusal(ex)}")
@@ -94,18 +103,25 @@ def place(ctx: Context, method: str = "cod", who: Who | None = None) -> TrackedO
         rider_id=data.get("delivery_person")
         if isinstance(data.get("delivery_person"), str)
         else None,
+        placed_by=customer.user_id,
     )
     return ctx.track(order)
 
 
 def move_request(
-    move: Move, order_id: str, otp: str | None, *, generic: bool = False
+    move: Move,
+    order_id: str,
+    otp: str | None,
+    *,
+    generic: bool = False,
+    status_code: str | None = None,
 ) -> tuple[str, dict[str, Any] | None]:
-    """The path and body that perform ``move`` (through its own endpoint, or ``POST /status/``).
+    """The path and body that perform ``move`` (through its own endpoint, or ``POST /status/``
+    with ``status_code``: the target's canonical code unless an alias is given, D1).
     A rider's generic pickup or delivery carries ``metadata.otp``; ``otp=None`` leaves it out
     (the system's override, D11)."""
     if generic:
-        body: dict[str, Any] = {"status_code": move.target.value}
+        body: dict[str, Any] = {"status_code": status_code or move.target.value}
         meta: dict[str, Any] = {}
         if move.name == "confirm":
             meta["estimated_prep_time"] = 20
@@ -137,11 +153,12 @@ def perform(
     *,
     otp: str | None = None,
     generic: bool = False,
+    status_code: str | None = None,
     cleanup: bool = False,
 ) -> Exchange:
     """Send ``move`` as ``who``; on a 2xx the model takes the move (the caller judges whether it
     should have been allowed)."""
-    path, body = move_request(move, order.id, otp, generic=generic)
+    path, body = move_request(move, order.id, otp, generic=generic, status_code=status_code)
     ex = ctx.driver.request(who, "POST", path, body=body, cleanup=cleanup)
     if ex.status is not None and 200 <= ex.status < 300:
         moved(ctx, order, move.target)
@@ -187,12 +204,16 @@ def resync(ctx: Context, order: TrackedOrder) -> None:
 def wait_rider(ctx: Context, order: TrackedOrder) -> Who:
     """The rider the target assigned (D20: read the order until it names one, within
     ``--rider-wait``), with a token to act as them."""
-    end = time.monotonic() + min(ctx.options.rider_wait_s, max(0.0, ctx.budget.time_left()))
+    left = max(0.0, ctx.budget.time_left())
+    cut = left < ctx.options.rider_wait_s
+    end = time.monotonic() + min(ctx.options.rider_wait_s, left)
     while order.rider_id is None:
         detail(ctx, order)
         if order.rider_id is not None:
             break
         if time.monotonic() >= end:
+            if cut:  # the time limit ended the wait, not --rider-wait
+                ctx.budget.out_of_time()
             raise NotTestable(
                 f"no rider was assigned to order {order.number} within "
                 f"{ctx.options.rider_wait_s:g}s (--rider-wait)"

@@ -330,7 +330,15 @@ def _resend_now(ctx: Context, p: Pending) -> float | None:
     problem = judge(ex, True, 200, None, "the resent code (D7)")
     ctx.ledger.check(rule, problem, ex)
     if kind == "pickup":
-        ctx.ledger.check("otp.resend.resets_attempts", problem, ex)
+        # its own exchanges: after the lockout, a wrong code counts afresh (400, not 423) and
+        # the new code still works
+        ex = _verify(ctx, p.rider, p.order, kind, wrong(new))
+        reset = judge(ex, False, 400, "otp_invalid", "a resend starts the count again (D7)")
+        ctx.ledger.check("otp.resend.resets_attempts", reset, ex)
+        if reset is None:
+            ex = _verify(ctx, p.rider, p.order, kind, new)
+            problem = judge(ex, True, 200, None, "the resent code after a wrong one (D7)")
+            ctx.ledger.check("otp.resend.resets_attempts", problem, ex)
     body = read.json()
     expires = shapes.instant(body.get("expires_at")) if isinstance(body, dict) else None
     if expires is None:

@@ -20,6 +20,7 @@ from conformance.catalogue import MOVE_BY_NAME
 from conformance.context import Context, NotTestable, TrackedOrder
 from conformance.driver import Exchange, Who
 from conformance.observe import after_change, check_history
+from conformance.otp_checks import wrong
 from conformance.table import judge
 from loadtest.checks import canonical
 from reference_api.endpoints import ENDPOINTS
@@ -28,10 +29,8 @@ from reference_api.statuses import ALIASES, CANCELLED_LINEAGE, OrderStatus
 
 S = OrderStatus
 LIST = ENDPOINTS["list_orders"].url()
-#: The most orders the pagination walk visits (beyond it the partition is not testable), and
-#: up to how many it walks in four pages (beyond, pages of 100).
+#: The most orders a walk of the list reads before it gives up looking for the run's own.
 WALK_LIMIT = 2000
-FOUR_PAGES = 400
 TAX_RATE = Decimal("0.05")  # D12
 
 
@@ -110,7 +109,7 @@ def _amounts(body: dict[str, Any], sent: dict[str, Any]) -> str | None:
 
 def _checkout(ctx: Context, method: str, rule: str) -> TrackedOrder | None:
     sent = orders.checkout_body(ctx, method)
-    ex = ctx.driver.request(ctx.cast.customer, "POST", ENDPOINTS["place_order"].url(), body=sent)
+    ex = orders.send_checkout(ctx, ctx.cast.customer, sent)
     body = ex.json()
     want = S.PAYMENT_PENDING if method == "online" else S.ORDER_PLACED
     problem = judge(ex, True, 201, None, "checkout (D17)") if ex.status != 201 else None
@@ -137,6 +136,7 @@ def _checkout(ctx: Context, method: str, rule: str) -> TrackedOrder | None:
         method,
         want,
         [S.ORDER_PLACED.value] + ([S.PAYMENT_PENDING.value] if method == "online" else []),
+        placed_by=ctx.cast.customer.user_id,
     )
     return ctx.track(order)
 
@@ -147,12 +147,7 @@ def run_checkout(ctx: Context) -> TrackedOrder | None:
     online = _checkout(ctx, "online", "checkout.online_starts_payment_pending")
     if online is not None:
         check_history(ctx, online, "checkout.online_starts_payment_pending")
-    ex = ctx.driver.request(
-        ctx.cast.restaurant,
-        "POST",
-        ENDPOINTS["place_order"].url(),
-        body=orders.checkout_body(ctx, "cod"),
-    )
+    ex = orders.send_checkout(ctx, ctx.cast.restaurant, orders.checkout_body(ctx, "cod"))
     ctx.ledger.check(
         "checkout.restaurant_refused",
         judge(ex, False, 403, "forbidden", "only a customer checks out (D17)"),
@@ -161,13 +156,17 @@ def run_checkout(ctx: Context) -> TrackedOrder | None:
     if ex.status is not None and 200 <= ex.status < 300 and isinstance(ex.json(), dict):
         stray = ex.json().get("id")
         if isinstance(stray, str):
-            ctx.track(TrackedOrder(stray, "", "cod", S.ORDER_PLACED, [S.ORDER_PLACED.value]))
-    ex = ctx.driver.request(
-        ctx.cast.customer,
-        "POST",
-        ENDPOINTS["place_order"].url(),
-        body=orders.checkout_body(ctx, "cod", quantity=0),
-    )
+            ctx.track(
+                TrackedOrder(
+                    stray,
+                    "",
+                    "cod",
+                    S.ORDER_PLACED,
+                    [S.ORDER_PLACED.value],
+                    placed_by=ctx.cast.restaurant.user_id,
+                )
+            )
+    ex = orders.send_checkout(ctx, ctx.cast.customer, orders.checkout_body(ctx, "cod", quantity=0))
     problem = judge(ex, False, 422, None, "quantity 1..100 (D14)")
     if problem is None and (ex.json() or {}).get("field") != "body.items[0].quantity":
         problem = f"field should be body.items[0].quantity, is {(ex.json() or {}).get('field')!r}"
@@ -274,11 +273,14 @@ def _queues(ctx: Context, placed: TrackedOrder) -> None:
     body = ex.json()
     problem = judge(ex, True, 200, None, "its queue") or shapes.order_queue(body)
     if problem is None:
+        unnamed = [o["id"] for o in body["orders"] if not isinstance(o.get("vendor"), str)]
         foreign = [
             o["id"] for o in body["orders"] if o.get("vendor") not in (None, ctx.cast.vendor.id)
         ]
         ids = {o["id"] for o in body["orders"]}
-        if foreign:
+        if unnamed:
+            problem = f"queue entries without their vendor (spec 7): {unnamed[:3]}"
+        elif foreign:
             problem = f"the queue holds orders of other vendors: {foreign[:3]}"
         elif placed.status is S.ORDER_PLACED and placed.id not in ids:
             problem = f"the new order {placed.number} is not in its restaurant's queue"
@@ -342,6 +344,26 @@ def _status(order: TrackedOrder) -> OrderStatus:
     return order.status
 
 
+def refund_completed_refused(ctx: Context) -> None:
+    """D11: REFUND_COMPLETED is set by refund processing only, even for the system and from
+    CANCELLED, where the table has the edge; tried on the run's refund order while it is still
+    CANCELLED (just after the paid cancellation, before the target's refund timers run)."""
+    rule = "status_endpoint.refund_completed_refused"
+    order = ctx.refund_order
+    if order is None:
+        raise NotTestable("no paid-and-cancelled order was made")
+    if order.status is not S.CANCELLED:
+        raise NotTestable(f"the paid-and-cancelled order is {order.status.value} already")
+    ex = _generic(ctx, order, ctx.cast.system, S.REFUND_COMPLETED.value)
+    ctx.ledger.check(
+        rule,
+        judge(ex, False, 400, "invalid_transition", "set by refund processing only (D11)"),
+        ex,
+    )
+    if ex.status is not None and 200 <= ex.status < 300:
+        orders.moved(ctx, order, S.REFUND_COMPLETED)
+
+
 def run_status_endpoint(ctx: Context) -> None:
     order = orders.build(ctx, S.ORDER_PLACED)
     ex = _generic_move(
@@ -383,12 +405,6 @@ def run_status_endpoint(ctx: Context) -> None:
     _generic_move(
         ctx, order, ctx.cast.restaurant, alias, S.PREPARING, "status_endpoint.alias_accepted"
     )
-    ex = _generic(ctx, order, ctx.cast.restaurant, S.REFUND_COMPLETED.value)
-    ctx.ledger.check(
-        "status_endpoint.refund_completed_refused",
-        judge(ex, False, 400, "invalid_transition", "set by refund processing only (D11)"),
-        ex,
-    )
     ex = _generic(ctx, order, ctx.cast.restaurant, "NOT_A_STATUS")
     ctx.ledger.check(
         "status_endpoint.unknown_code_422", judge(ex, False, 422, None, "unknown (D14)"), ex
@@ -405,6 +421,16 @@ def run_status_endpoint(ctx: Context) -> None:
     if ex.status is not None and 200 <= ex.status < 300:
         orders.resync(ctx, order)
         raise NotTestable("the order was picked up without a code")
+    code = orders.read_otp(ctx, order, "pickup")[0]
+    ex = _generic(ctx, order, rider, S.ORDER_PICKED_UP.value, {"otp": wrong(code)})
+    ctx.ledger.check(
+        "status_endpoint.wrong_otp_refused",
+        judge(ex, False, 400, "otp_invalid", "a wrong metadata.otp is a wrong code (D7, D11)"),
+        ex,
+    )
+    if ex.status is not None and 200 <= ex.status < 300:
+        orders.resync(ctx, order)
+        raise NotTestable("the order was picked up with a wrong code")
     orders.step(ctx, order, "pickup", Role.RIDER)
     orders.step(ctx, order, "start_delivery", Role.RIDER)
     done = _generic_move(
@@ -465,20 +491,30 @@ def _link(value: object, page: int, params: dict[str, Any], path: str) -> str | 
     return None
 
 
+def _own(ctx: Context) -> list[str]:
+    """The ids of the orders this run checked out as its customer, oldest first."""
+    return [o.id for o in ctx.orders if o.placed_by == ctx.cast.customer.user_id]
+
+
 def _walk(ctx: Context) -> None:
+    """D18's pages, judged on the run's own orders (so a customer with thousands of orders from
+    earlier runs is as testable as a new one): pages sized so the run's orders fill about four,
+    walked (newest first, spec 2) until every one of them was seen or the walk limit."""
     who = ctx.cast.customer
     total, ex = _count(ctx, who, {"include_cancelled": "true"})
     ctx.ledger.check("list.shape", shapes.order_page(ex.json()) if ex.status == 200 else
                      f"the list answered {ex.status}", ex)  # fmt: skip
     if total is None:
         raise NotTestable("the order list could not be read")
-    size = max(1, math.ceil(total / 4)) if total <= FOUR_PAGES else 100
+    mine = set(_own(ctx))
+    if not mine:
+        raise NotTestable("the run checked out no order of its own to look for")
+    size = max(1, min(100, math.ceil(len(mine) / 4)))
     params = {"include_cancelled": "true", "page_size": size}
     seen: list[str] = []
-    page = 1
     pages = max(1, math.ceil(total / size))
-    last_page = pages if total <= WALK_LIMIT else 2
-    while page <= last_page:
+    page = 1
+    while page <= pages and len(seen) < WALK_LIMIT:
         ex = _page(ctx, who, {**params, "page": page})
         body = ex.json()
         problem = shapes.order_page(body) if ex.status == 200 else f"page {page}: {ex.status}"
@@ -506,22 +542,46 @@ def _walk(ctx: Context) -> None:
         ctx.ledger.check("list.links", link, ex)
         seen.extend(str(r.get("id")) for r in results)
         page += 1
-    twice = len(seen) - len(set(seen))
-    if total > WALK_LIMIT:
-        if twice:
-            ctx.ledger.check("list.pages_partition", f"{twice} orders on both of pages 1 and 2", ex)
-        else:
-            ctx.ledger.untestable(
-                "list.pages_partition",
-                f"the customer has {total} orders; the walk reads at most {WALK_LIMIT}",
-            )
-        return
+        if mine <= set(seen) and page > 2:
+            break  # every order of the run was met, over two pages at least
+    twice = sorted({i for i in seen if seen.count(i) > 1})
+    ours_twice = [i for i in twice if i in mine]
+    missing = mine - set(seen)
+    walked_all = page > pages
     problem = None
     if twice:
-        problem = f"{twice} orders appear on two pages"
-    elif len(seen) != total:
+        problem = f"{len(twice)} orders appear on two pages (the run's own: {len(ours_twice)})"
+    elif missing and walked_all:
+        problem = f"{len(missing)} of the run's {len(mine)} orders are on no page"
+    elif walked_all and len(seen) != total:
         problem = f"the pages hold {len(seen)} orders, count says {total}"
+    elif missing:
+        ctx.ledger.untestable(
+            "list.pages_partition",
+            f"{len(missing)} of the run's orders are not within the first {len(seen)} of "
+            f"{total} (the walk reads at most {WALK_LIMIT})",
+        )
+        return
     ctx.ledger.check("list.pages_partition", problem, ex)
+
+
+def _unlisted(
+    ctx: Context, who: Who, params: dict[str, Any], body: dict[str, Any], ids: set[str]
+) -> set[str] | None:
+    """Which of ``ids`` the list of ``params`` leaves out, reading on from its first page
+    (``body``, of 100) while some are missing; None when the walk limit ends the search."""
+    missing = ids - {str(r.get("id")) for r in body["results"]}
+    page, pages = 1, math.ceil(int(body["count"]) / 100)
+    while missing and page < pages:
+        if page * 100 >= WALK_LIMIT:
+            return None
+        page += 1
+        ex = _page(ctx, who, {**params, "page_size": 100, "page": page})
+        more = ex.json()
+        if ex.status != 200 or shapes.order_page(more) is not None:
+            return None
+        missing -= {str(r.get("id")) for r in more["results"]}
+    return missing
 
 
 def _settling(order: TrackedOrder) -> bool:
@@ -542,12 +602,19 @@ def _status_counts(ctx: Context, *, check: bool) -> dict[OrderStatus, int] | Non
             counts[status] = int(body["count"])
             odd = [r.get("order_status") for r in body["results"]
                    if canonical(r.get("order_status")) != status.value]  # fmt: skip
-            mine = [o.id for o in ctx.orders if o.status is status and not _settling(o)][-5:]
-            listed = {r.get("id") for r in body["results"]}
+            own = set(_own(ctx))
+            mine = {
+                o.id for o in ctx.orders if o.id in own and o.status is status and not _settling(o)
+            }
             if odd:
                 problem = f"status={status.value} lists orders in {sorted(set(map(str, odd)))}"
-            elif int(body["count"]) <= 100 and not set(mine) <= listed:
-                problem = f"status={status.value} leaves out the run's orders in that status"
+            elif mine:
+                left = _unlisted(ctx, ctx.cast.customer, {"status": status.value}, body, mine)
+                if left:
+                    problem = (
+                        f"status={status.value} leaves out {len(left)} of the run's "
+                        f"{len(mine)} orders in that status"
+                    )
         if check:
             ctx.ledger.check("list.status_filter", problem, ex)
     return counts if len(counts) == len(OrderStatus) else None
@@ -621,20 +688,56 @@ def _scoped(ctx: Context) -> None:
     problem = shapes.order_page(body) if ex.status == 200 else f"answered {ex.status}"
     if problem is None:
         foreign = [r.get("order_number") for r in body["results"]
-                   if r.get("vendor") not in (None, ctx.cast.vendor.id)]  # fmt: skip
-        problem = f"the restaurant lists other vendors' orders {foreign[:3]}" if foreign else None
+                   if r.get("vendor") != ctx.cast.vendor.id]  # fmt: skip
+        problem = (
+            f"the restaurant lists orders of other vendors, or without their vendor, {foreign[:3]}"
+            if foreign
+            else None
+        )
     ctx.ledger.check("list.scoped_to_caller", problem, ex)
-    rider_id = next((o.rider_id for o in reversed(ctx.orders) if o.rider_id), None)
-    rider = ctx.cast.rider(rider_id) if rider_id else None
-    if rider is not None:
-        ex = _page(ctx, rider, params)
-        body = ex.json()
-        problem = shapes.order_page(body) if ex.status == 200 else f"answered {ex.status}"
-        if problem is None:
-            foreign = [r.get("order_number") for r in body["results"]
-                       if r.get("delivery_person") not in (None, rider.user_id)]  # fmt: skip
-            problem = f"the rider lists others' orders {foreign[:3]}" if foreign else None
-        ctx.ledger.check("list.scoped_to_caller", problem, ex)
+    _rider_list(ctx, params)
+
+
+def _rider_list(ctx: Context, params: dict[str, Any]) -> None:
+    """A rider's list, judged on the run's orders and the riders the target gave them: every
+    result names this rider as its delivery_person, the run's orders of other riders are not
+    there, and the run's orders of this rider still theirs are (spec 2, D4)."""
+    by_rider: dict[str, list[TrackedOrder]] = {}
+    for o in ctx.orders:
+        if o.rider_id:
+            by_rider.setdefault(o.rider_id, []).append(o)
+    rider = next(
+        (r for r in (ctx.cast.rider(o.rider_id) for o in reversed(ctx.orders) if o.rider_id) if r),
+        None,
+    )
+    if rider is None:
+        return
+    ex = _page(ctx, rider, params)
+    body = ex.json()
+    problem = shapes.order_page(body) if ex.status == 200 else f"answered {ex.status}"
+    if problem is None:
+        listed = {str(r.get("id")) for r in body["results"]}
+        unnamed = [r.get("order_number") for r in body["results"]
+                   if r.get("delivery_person") != rider.user_id]  # fmt: skip
+        others = [
+            o.number
+            for rid, held in by_rider.items()
+            if rid != rider.user_id
+            for o in held
+            if o.id in listed
+        ]
+        theirs = {
+            o.id for o in by_rider.get(rider.user_id, []) if o.status not in CANCELLED_LINEAGE
+        }
+        if unnamed:
+            problem = f"the rider lists orders not naming them as delivery_person {unnamed[:3]}"
+        elif others:
+            problem = f"the rider lists the run's orders of other riders {others[:3]}"
+        elif theirs:
+            left = _unlisted(ctx, rider, params, body, theirs)
+            if left:
+                problem = f"the rider's list leaves out {len(left)} of the run's orders of theirs"
+    ctx.ledger.check("list.scoped_to_caller", problem, ex)
 
 
 def _bad_parameters(ctx: Context) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from conformance import machine, orders, otp_checks, read_checks, table, ws_checks
 from conformance.catalogue import CATALOGUE
@@ -19,7 +20,12 @@ from scenarios.exit_codes import ExitCode
 
 
 class CannotRun(RuntimeError):
-    """The check could not start: the target is unreachable or refuses every token."""
+    """The check could not start: the target is unreachable or refuses every token.
+    ``result`` has every rule not testable, with why, for the reports."""
+
+    def __init__(self, message: str, result: RunResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass
@@ -35,14 +41,17 @@ class RunResult:
     #: why the run stopped early otherwise (the target stopped answering)
     aborted: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: when the run started (UTC)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for v in self.verdicts if v.outcome is outcome)
 
     @property
     def exit_code(self) -> int:
-        """4 the check could not run to the end, 3 a testable rule failed, else 0."""
-        if self.aborted is not None:
+        """4 the check could not run to the end (the target stopped answering, or a bound cut
+        it short), 3 a testable rule failed, else 0."""
+        if self.aborted is not None or self.bound is not None:
             return ExitCode.RUN_FAILED
         return ExitCode.BREACHED if self.count(Outcome.FAIL) else ExitCode.OK
 
@@ -106,6 +115,9 @@ def _phases(ctx: Context, pending: list[otp_checks.Pending]) -> None:
     )
     orders.release(ctx)
     _guarded(ctx, ("refund.completes",), orders.start_refund)
+    _guarded(
+        ctx, ("status_endpoint.refund_completed_refused",), read_checks.refund_completed_refused
+    )
     pending.extend(otp_checks.run_early(ctx))
     ctx.progress("status endpoint")
     _guarded(ctx, _rules("status_endpoint"), read_checks.run_status_endpoint)
@@ -132,13 +144,32 @@ def run(
     secret: bytes | None = None,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> RunResult:
+    started = datetime.now(UTC)
     budget = Budget(max_requests, time_limit_s)
     driver = Driver(host, budget)
     ledger = Ledger()
+
+    def unrun(why: str) -> CannotRun:
+        """Every rule not testable, saying why the check could not run."""
+        return CannotRun(
+            why,
+            RunResult(
+                host=driver.host,
+                verdicts=ledger.verdicts(f"the check could not run: {why}"),
+                requests=budget.sent,
+                seconds=budget.elapsed(),
+                max_requests=max_requests,
+                time_limit_s=time_limit_s,
+                aborted=why,
+                started=started,
+            ),
+        )
+
     try:
         cast = Cast.from_identities(identities)
     except NotTestable as exc:
-        raise CannotRun(str(exc)) from None
+        driver.close()
+        raise unrun(str(exc)) from None
 
     def told(message: str) -> None:
         progress(f"[{budget.elapsed():5.1f}s {budget.sent:5d} requests] {message}")
@@ -149,7 +180,10 @@ def run(
     try:
         pending: list[otp_checks.Pending] = []
         try:
-            warnings = preflight(ctx)
+            try:
+                warnings = preflight(ctx)
+            except CannotRun as exc:
+                raise unrun(str(exc)) from None
             _phases(ctx, pending)
         except BoundReached as exc:
             bound = str(exc)
@@ -173,4 +207,5 @@ def run(
         bound=bound,
         aborted=aborted,
         warnings=warnings,
+        started=started,
     )

@@ -77,6 +77,12 @@ def cell(ctx: Context, order: TrackedOrder, move: Move, role: Role) -> bool:
     sub: Subscription | None = ctx.driver.subscribe(ctx.cast.customer, order.id) if may else None
     try:
         ex = orders.perform(ctx, order, move, who, otp=otp)
+        if not visible and ex.status in (400, 403) and ex.status != want.status:
+            # the rider was read as not assigned once; under just_in_time or rolling_horizon
+            # the target may have assigned them since: read again and judge as it stands
+            orders.detail(ctx, order)
+            if order.rider_id == who.user_id:
+                want = expect(move, status, role, visible=True, rider_assigned=True)
         problem = judge(ex, want.ok, want.status, want.code, want.why)
         if problem is None and want.ok:
             problem = shapes.action_result(
@@ -85,8 +91,8 @@ def cell(ctx: Context, order: TrackedOrder, move: Move, role: Role) -> bool:
         ctx.ledger.check(rule, problem, ex)
         succeeded = ex.status is not None and 200 <= ex.status < 300
         if succeeded and want.ok:
-            if move is CANCEL:
-                _refund_answer(ctx, order, ex)
+            if move is CANCEL or move.name == "reject":
+                _refund_answer(ctx, order, move, ex)
             after_change(ctx, order, previous, move.target, sub=sub)
             return False
         if succeeded:
@@ -98,11 +104,18 @@ def cell(ctx: Context, order: TrackedOrder, move: Move, role: Role) -> bool:
             sub.close()
 
 
-def _refund_answer(ctx: Context, order: TrackedOrder, ex: Exchange) -> None:
-    """D8: a cancelled paid online order has a refund pending; a COD one none."""
+def _refund_answer(ctx: Context, order: TrackedOrder, move: Move, ex: Exchange) -> None:
+    """D8: a cancelled paid online order has a refund pending; a COD one none. D3, D8: so does
+    a paid online order the restaurant (or the system) rejects."""
     body = ex.json()
     got = body.get("refund_status") if isinstance(body, dict) else None
-    if order.method == "online" and "PAYMENT_SUCCESS" in order.path:
+    paid = order.method == "online" and "PAYMENT_SUCCESS" in order.path
+    if move is not CANCEL:
+        if paid:
+            problem = None if got == "pending" else f"refund_status is {got!r}, not 'pending'"
+            ctx.ledger.check("refund.paid_reject_pending", problem, ex)
+        return
+    if paid:
         problem = None if got == "pending" else f"refund_status is {got!r}, not 'pending'"
         ctx.ledger.check("refund.paid_cancel_pending", problem, ex)
     elif order.method == "cod":

@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conformance.runner import RunResult
 
 DEFAULT_MAX_REQUESTS = 5000
 DEFAULT_TIME_LIMIT_S = 120.0
@@ -19,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "history and WebSocket rules and random sequences (Hypothesis) against --host, and "
         "report each rule as pass, fail or not testable. Exit 0 when every testable rule "
         "passed, 1 on bad input, 2 on a usage error, 3 when a rule failed, 4 when the check "
-        "could not run.",
+        "could not run or a bound cut it short.",
     )
     p.add_argument("--host", required=True, help="base URL of the deployment under test")
     p.add_argument(
@@ -74,8 +78,9 @@ def _usage(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from conformance import junit, report
+    from conformance import report
     from conformance.context import Options
+    from conformance.ledger import Outcome
     from conformance.runner import CannotRun
     from conformance.runner import run as conform
     from loadtest.identities import IdentityError
@@ -99,10 +104,9 @@ def run(args: argparse.Namespace) -> int:
     for flag, where in (("--junit", args.junit and args.junit.parent), ("--out", args.out)):
         if where is None:
             continue
-        try:  # before the run, not after two minutes of it
-            where.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            return fail(f"{flag}: cannot write to {where}: {exc.strerror}", USAGE)
+        problem = _unwritable(where)  # before the run, not after two minutes of it
+        if problem:
+            return fail(f"{flag}: cannot write to {where}: {problem}", USAGE)
     try:
         identities = resolve_identities(args.tokens)
     except IdentityError as exc:
@@ -139,7 +143,10 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
         )
     except CannotRun as exc:
-        return fail(str(exc), RUN_FAILED)
+        code = fail(str(exc), RUN_FAILED)
+        if exc.result is None:
+            return code
+        return max(code, _write_reports(args, host, exc.result))
     except Exception:  # a bug of the checker: the check did not run, say so with the trace
         import traceback
 
@@ -147,6 +154,39 @@ def run(args: argparse.Namespace) -> int:
         return fail("internal error: the check could not run to the end (trace above)", RUN_FAILED)
     report.print_table(result, sys.stdout)
     report.print_summary(result, sys.stdout)
+    code = result.exit_code
+    if result.bound is not None:
+        left = sum(1 for v in result.verdicts if v.outcome is Outcome.UNTESTABLE)
+        fail(
+            f"{result.bound}: the check was cut short, {left} of {len(result.verdicts)} rules "
+            "left untested; raise the bound to test them",
+            RUN_FAILED,
+        )
+    # a report that cannot be written is said, and never hides a worse code
+    return max(code, _write_reports(args, host, result))
+
+
+def _unwritable(where: Path) -> str | None:
+    """Why nothing can be written in directory ``where`` (made if missing), or None: a file is
+    created there and deleted."""
+    import os
+    import tempfile
+
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=where, prefix=".orderflow-conform-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _write_reports(args: argparse.Namespace, host: str, result: RunResult) -> int:
+    """Write what --junit and --out ask for; 2 (after saying why) when one cannot be."""
+    from conformance import junit, report
+    from scenarios.exit_codes import ExitCode
+
     try:
         if args.junit is not None:
             junit.write(
@@ -154,9 +194,11 @@ def run(args: argparse.Namespace) -> int:
                 result.verdicts,
                 name=f"orderflow conform {host}",
                 seconds=result.seconds,
+                started=result.started,
             )
         if args.out is not None:
             report.write_json(args.out, result)
     except OSError as exc:
-        return fail(f"cannot write the report: {exc}", USAGE)
-    return result.exit_code
+        print(f"orderflow conform: cannot write the report: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    return ExitCode.OK

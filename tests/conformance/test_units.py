@@ -5,8 +5,10 @@ problem), bad usage (exit 2) and an unreachable target (exit 4)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from conformance import junit
 from conformance.catalogue import CANCEL, CATALOGUE, MOVE_BY_NAME, RULES, cell_id, expect
 from conformance.driver import BoundReached, Budget
 from conformance.ledger import Ledger, Outcome, Verdict
+from conformance.runner import RunResult
 from orderflow.cli import main
 from reference_api.roles import Role
 from reference_api.statuses import OrderStatus
@@ -112,7 +115,7 @@ def test_the_budget_keeps_a_request_back_for_each_order_held() -> None:
 # ------------------------------------------------------------------------------ JUnit
 def test_junit_has_one_testcase_per_rule_with_evidence_and_skips() -> None:
     verdicts = [
-        Verdict(RULES["auth.missing_token_401"], Outcome.PASS, observations=1),
+        Verdict(RULES["auth.missing_token_401"], Outcome.PASS, observations=1, seconds=0.25),
         Verdict(
             RULES["cancel.preparing.by_customer.refused"],
             Outcome.FAIL,
@@ -122,8 +125,17 @@ def test_junit_has_one_testcase_per_rule_with_evidence_and_skips() -> None:
         ),
         Verdict(RULES["otp.pickup.expired_refused"], Outcome.UNTESTABLE, "expires in 900s"),
     ]
-    root = ET.fromstring(junit.to_xml(verdicts, name="orderflow conform x", seconds=1.5))
+    started = datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC)
+    xml = junit.to_xml(
+        verdicts, name="orderflow conform x", seconds=1.5, started=started, hostname="ci-7"
+    )
+    root = ET.fromstring(xml)
     assert root.tag == "testsuites"
+    for suite in root.findall("testsuite"):  # Ant's junit-10.xsd attributes
+        assert suite.get("timestamp") == "2026-03-01T12:30:05"
+        assert suite.get("hostname") == "ci-7"
+        assert float(suite.get("time") or "x") >= 0
+    assert root.find("testsuite[@name='conformance.auth']").get("time") == "0.250"  # type: ignore[union-attr]
     assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("3", "1", "1")
     suites = {s.get("name"): s for s in root.findall("testsuite")}
     assert set(suites) == {"conformance.auth", "conformance.cancel", "conformance.otp"}
@@ -137,6 +149,8 @@ def test_junit_has_one_testcase_per_rule_with_evidence_and_skips() -> None:
     skipped = cases["otp.pickup.expired_refused"].find("skipped")
     assert skipped is not None and skipped.get("message") == "expires in 900s"
     assert cases["auth.missing_token_401"].find("failure") is None
+    assert cases["auth.missing_token_401"].get("time") == "0.250"
+    assert cases["otp.pickup.expired_refused"].get("time") == "0.000"
     out = cases["auth.missing_token_401"].find("system-out")
     assert out is not None and out.text == RULES["auth.missing_token_401"].description
 
@@ -211,3 +225,75 @@ def test_an_unreachable_target_is_exit_4(capsys: pytest.CaptureFixture[str]) -> 
         port = sock.getsockname()[1]
     assert main(["conform", "--host", f"http://127.0.0.1:{port}", "--quiet"]) == 4
     assert "cannot reach" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("secret")
+def test_an_unreachable_target_still_writes_the_reports(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out, xml = tmp_path / "out", tmp_path / "junit.xml"
+    args = ["conform", "--host", f"http://127.0.0.1:{port}", "--quiet"]
+    assert main([*args, "--out", str(out), "--junit", str(xml)]) == 4
+    report = json.loads((out / "conform.json").read_text())
+    assert report["exit_code"] == 4
+    assert {r["outcome"] for r in report["rules"]} == {"not testable"}
+    assert all("cannot reach" in r["reason"] for r in report["rules"])
+    root = ET.parse(xml).getroot()
+    assert root.get("skipped") == root.get("tests") == str(len(CATALOGUE))
+
+
+@pytest.mark.usefixtures("secret")
+@pytest.mark.parametrize("flag", ["--out", "--junit"])
+def test_an_unwritable_report_place_is_exit_2_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    where = blocker / "sub" if flag == "--out" else blocker / "sub" / "junit.xml"
+    # port 9 (discard): were the run started, it would be exit 4, not 2
+    assert main(["conform", "--host", "http://127.0.0.1:9", flag, str(where)]) == 2
+    assert capsys.readouterr().err.startswith(f"orderflow conform: {flag}: cannot write")
+
+
+@pytest.mark.usefixtures("secret")
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
+def test_a_read_only_report_directory_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert main(["conform", "--host", "http://127.0.0.1:9", "--out", str(locked)]) == 2
+    finally:
+        locked.chmod(0o700)
+    assert "--out: cannot write" in capsys.readouterr().err
+
+
+def _result(outcome: Outcome, bound: str | None = None) -> RunResult:
+    verdicts = [Verdict(RULES["auth.missing_token_401"], outcome, "why", [], 1, 0.25)]
+    return RunResult("http://x", verdicts, 3, 1.0, 10, 10.0, bound=bound)
+
+
+def test_a_bound_is_exit_4_and_a_failure_3() -> None:
+    assert _result(Outcome.PASS).exit_code == 0
+    assert _result(Outcome.FAIL).exit_code == 3
+    assert _result(Outcome.PASS, "bound reached (--max-requests 10)").exit_code == 4
+    assert _result(Outcome.FAIL, "bound reached (--max-requests 10)").exit_code == 4
+
+
+@pytest.mark.usefixtures("secret")
+def test_a_report_that_cannot_be_written_does_not_hide_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("conformance.runner.run", lambda *_a, **_k: _result(Outcome.FAIL))
+    monkeypatch.setattr("conformance.junit.write", broken)
+    xml = tmp_path / "junit.xml"
+    assert main(["conform", "--host", "http://127.0.0.1:9", "--junit", str(xml)]) == 3
+    assert "cannot write the report" in capsys.readouterr().err
+    monkeypatch.setattr("conformance.runner.run", lambda *_a, **_k: _result(Outcome.PASS))
+    assert main(["conform", "--host", "http://127.0.0.1:9", "--junit", str(xml)]) == 2
