@@ -92,6 +92,11 @@ def test_loadtest_review_breaks_down_a_real_run(
         assert phase in text
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["kind"] == "loadtest"
+    # its percentiles are the run's own (summary.json's HdrHistograms), not another definition
+    summary = json.loads((run / "summary.json").read_text())
+    busiest = requests["endpoint"].value_counts().index[0]
+    p95 = summary["by_endpoint"][busiest]["service_ms"]["p95"]
+    assert f"{round(p95, 2):g}" in text, (busiest, p95)
 
 
 def test_loadtest_review_without_run_dir_says_what_to_set(tmp_path: Path) -> None:
