@@ -358,6 +358,8 @@ def distributed_run(host: str, work: Path, name: str, workers: int, orders_per_s
     scenario.write_text(SCENARIO.format(rate=orders_per_s * 3600.0 / SPEEDUP))
     tok = work / "tokens.json"
     tok.write_text(json.dumps(tokens()))
+    from loadtest.launcher import free_port
+
     out = work / name
     port = free_port()
     locustfile = str(REPO / "loadtest" / "locustfile.py")
@@ -395,14 +397,6 @@ def distributed_run(host: str, work: Path, name: str, workers: int, orders_per_s
             except subprocess.TimeoutExpired:
                 p.kill()
     return pd.read_parquet(out / "requests.parquet"), samples, worker_samples
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def distributed(host: str, work: Path, secs: float, pid: int, single_rate: float,

@@ -26,9 +26,9 @@ from reports.compare_rows import (
     REGRESSION,
     Comparison,
     Row,
+    cells,
     show,
     show_interval,
-    show_relative,
 )
 from reports.compare_spec import RegressionSpec
 from reports.rundir import RunDir, RunDirError, open_run
@@ -187,20 +187,10 @@ def table(c: Comparison, every: bool = False) -> str:
     rows = [r for r in c.rows if every or _shown(c, r)]
     head: tuple[str, ...] = ("metric", "baseline", "candidate", "difference")
     head += (f"{c.confidence:.0%} interval", "change", "tolerance", "verdict")
-    cells = [
-        (
-            r.label,
-            show(r.baseline, r.scale),
-            show(r.candidate, r.scale),
-            show(r.difference, r.scale, signed=True),
-            show_interval(r),
-            show_relative(r),
-            "" if r.spec is None else r.spec.tolerance,
-            r.verdict.upper() if r.verdict == REGRESSION else r.verdict,
-        )
-        for r in rows
+    table_cells = [
+        (*cells(r), r.verdict.upper() if r.verdict == REGRESSION else r.verdict) for r in rows
     ]
-    widths = [max(len(x) for x in col) for col in zip(head, *cells, strict=True)]
+    widths = [max(len(x) for x in col) for col in zip(head, *table_cells, strict=True)]
     kind = COMPARABLE[c.kind]
     lines = [
         f"{kind} runs: baseline {c.baseline}, candidate {c.candidate}",
@@ -208,7 +198,7 @@ def table(c: Comparison, every: bool = False) -> str:
         *(f"  note: {n}" for n in c.notes),
         "",
     ]
-    for line in (head, *cells):
+    for line in (head, *table_cells):
         parts = [line[0].ljust(widths[0])]
         parts += [v.rjust(w) for v, w in zip(line[1:-1], widths[1:-1], strict=True)]
         parts.append(line[-1])

@@ -20,12 +20,10 @@ from reports.compare_rows import (
     WORSE,
     Comparison,
     Row,
-    show,
-    show_interval,
-    show_relative,
+    cells,
 )
 from reports.compare_spec import Direction, Scale
-from reports.page import CSS, Section
+from reports.page import Section, document
 from sim.kpis import HEADLINE_KPIS
 
 BASELINE_COLOUR = "#7f7f7f"
@@ -38,16 +36,7 @@ def rows_html(rows: list[Row]) -> str:
     head.append("verdict")
     body = []
     for r in rows:
-        cells = [
-            r.label,
-            show(r.baseline, r.scale),
-            show(r.candidate, r.scale),
-            show(r.difference, r.scale, signed=True),
-            show_interval(r),
-            show_relative(r),
-            "" if r.spec is None else r.spec.tolerance,
-        ]
-        tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells(r))
         cls = VERDICT_CLASS.get(r.verdict, "")
         body.append(f'<tr>{tds}<td class="{cls}">{html.escape(r.verdict)}</td></tr>')
     ths = "".join(f"<th>{html.escape(h)}</th>" for h in head)
@@ -182,17 +171,4 @@ def render(c: Comparison) -> str:
         "their differences in percentage points (pp)."
     )
     sections.append(every.raw(rows_html(c.rows)))
-    meta_html = " · ".join(f"{html.escape(k)}: <b>{html.escape(v)}</b>" for k, v in meta)
-    nav = "".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s in sections)
-    body = "".join(
-        f'<section id="{s.anchor}"><h2>{html.escape(s.title)}</h2>{"".join(s.parts)}</section>'
-        for s in sections
-    )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
-        f'<body><main><h1>{html.escape(title)}</h1><p class="meta">{meta_html}</p>{verdict}'
-        f"<nav>{nav}</nav>{body}</main></body></html>\n"
-    )
+    return document(title, meta, verdict, sections)

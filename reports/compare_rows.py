@@ -211,3 +211,16 @@ def show_interval(row: Row) -> str:
 def show_relative(row: Row) -> str:
     rel = row.relative
     return "-" if rel is None else f"{rel * 100:+.1f}%"
+
+
+def cells(row: Row) -> list[str]:
+    """A row's figures as the terminal table and the page show them, verdict left out."""
+    return [
+        row.label,
+        show(row.baseline, row.scale),
+        show(row.candidate, row.scale),
+        show(row.difference, row.scale, signed=True),
+        show_interval(row),
+        show_relative(row),
+        "" if row.spec is None else row.spec.tolerance,
+    ]

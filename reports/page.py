@@ -115,6 +115,23 @@ def render(
         verdict = '<div class="verdict pass" id="verdict">PASS: every threshold holds</div>'
     else:
         verdict = '<div class="verdict pass" id="verdict">No thresholds set</div>'
+    thresholds = (
+        ""
+        if verdict_note is not None
+        else f'<section id="thresholds"><h2>Thresholds</h2>{thresholds_html(ev)}</section>'
+    )
+    return document(title, meta, verdict, sections, thresholds)
+
+
+def document(
+    title: str,
+    meta: list[tuple[str, str]],
+    verdict_html: str,
+    sections: list[Section],
+    lead_html: str = "",
+) -> str:
+    """The page skeleton every report shares: title, meta line, verdict, navigation, then
+    ``lead_html`` (not in the navigation) and the sections."""
     meta_html = " · ".join(f"{html.escape(k)}: <b>{html.escape(v)}</b>" for k, v in meta)
     nav = "".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s in sections)
     body = "".join(
@@ -126,12 +143,6 @@ def render(
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
-        f'<body><main><h1>{html.escape(title)}</h1><p class="meta">{meta_html}</p>{verdict}'
-        f"<nav>{nav}</nav>"
-        + (
-            ""
-            if verdict_note is not None
-            else f'<section id="thresholds"><h2>Thresholds</h2>{thresholds_html(ev)}</section>'
-        )
-        + f"{body}</main></body></html>\n"
+        f'<body><main><h1>{html.escape(title)}</h1><p class="meta">{meta_html}</p>'
+        f"{verdict_html}<nav>{nav}</nav>{lead_html}{body}</main></body></html>\n"
     )

@@ -141,26 +141,35 @@ def _worker_pids(parent: int) -> list[int]:
     return [p.pid for p in procs if "--worker" in p.cmdline()]
 
 
+def _two_worker_run(server: Server, out: Path, duration: str) -> subprocess.Popen[str]:
+    """`orderflow loadtest --workers 2` in the background, long enough to act on a worker."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "orderflow", "loadtest", EVERY_PATH, "--host", server.url,
+         "--workers", "2", "--speedup", "120", "--duration", duration, "--seed", "5",
+         "--background", "0", "--out", str(out)],
+        cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _a_worker_once_rows_arrive(proc: subprocess.Popen[str], out: Path) -> int:
+    """The pid of one of the two workers, once the master has written rows they sent."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        parts = list((out / "parts").glob("requests.w*.parquet")) if out.exists() else []
+        pids = _worker_pids(proc.pid)
+        if len(pids) == 2 and parts:
+            return pids[0]
+        time.sleep(0.2)
+    raise AssertionError("the workers never sent rows")
+
+
 def test_a_worker_killed_mid_run_leaves_an_incomplete_readable_run_and_exit_4(
     server: Server, tmp_path: Path
 ) -> None:
     out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orderflow", "loadtest", EVERY_PATH, "--host", server.url,
-         "--workers", "2", "--speedup", "120", "--duration", "12", "--seed", "5",
-         "--background", "0", "--out", str(out)],
-        cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = _two_worker_run(server, out, "12")
     try:
-        deadline = time.time() + 60
-        victim = None
-        while time.time() < deadline and victim is None:
-            parts = list((out / "parts").glob("requests.w*.parquet")) if out.exists() else []
-            pids = _worker_pids(proc.pid)
-            if len(pids) == 2 and parts:
-                victim = pids[0]
-            time.sleep(0.2)
-        assert victim is not None, "the workers never sent rows"
+        victim = _a_worker_once_rows_arrive(proc, out)
         os.kill(victim, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=150)
     finally:
@@ -187,22 +196,9 @@ def test_a_worker_paused_for_a_few_seconds_is_not_lost(server: Server, tmp_path:
     """Locust marks a worker missing after ~4 s without a heartbeat and clears it when they
     resume; a pause shorter than the grace period must not make the run incomplete."""
     out = tmp_path / "paused"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orderflow", "loadtest", EVERY_PATH, "--host", server.url,
-         "--workers", "2", "--speedup", "120", "--duration", "10", "--seed", "5",
-         "--background", "0", "--out", str(out)],
-        cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = _two_worker_run(server, out, "10")
     try:
-        deadline = time.time() + 60
-        paused = None
-        while time.time() < deadline and paused is None:
-            parts = list((out / "parts").glob("requests.w*.parquet")) if out.exists() else []
-            pids = _worker_pids(proc.pid)
-            if len(pids) == 2 and parts:
-                paused = pids[0]
-            time.sleep(0.2)
-        assert paused is not None, "the workers never sent rows"
+        paused = _a_worker_once_rows_arrive(proc, out)
         os.kill(paused, signal.SIGSTOP)
         time.sleep(6.5)  # missing for Locust (about 4 s), within our grace period
         os.kill(paused, signal.SIGCONT)
